@@ -1,1 +1,20 @@
+//! chat-server: the daemon of the chat system.
+//!
+//! A request travels: socket -> [`conn`] reader (frame codec, max_frame) ->
+//! [`dispatch`] -> an op in [`service`] -> [`store`] -> reply into the connection's
+//! bounded outbox -> [`conn`] writer. Events to other users go through the [`hub`].
 
+pub mod auth;
+pub mod config;
+pub mod conn;
+mod dispatch;
+pub mod frames;
+pub mod hub;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod throttle;
+
+pub use config::Config;
+pub use server::{Server, ServerError};

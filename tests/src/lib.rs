@@ -1,1 +1,395 @@
+//! Harness of the end-to-end tests: in-process servers on port 0 over a fresh
+//! database of either backend, raw frame connections, and logged-in clients.
+//!
+//! MariaDB/MySQL tests read the server URL from `CHAT_TEST_MYSQL_URL` (set by
+//! `.ci/run`); each test gets a database of its own, dropped when it ends.
 
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use chat_proto::request::{Login, Register};
+use chat_proto::{ErrorCode, Event};
+use chat_server::config::DatabaseUrl;
+use chat_server::store::{self, Store};
+use chat_server::{Config, Server};
+use chat_tui::{Client, ClientError, Connected};
+use clap::Parser;
+use serde_json::Value;
+use sqlx::{ConnectOptions, Connection};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for anything before it fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+/// The environment variable that points the MariaDB tests at a server.
+pub const MYSQL_URL_VAR: &str = "CHAT_TEST_MYSQL_URL";
+/// A password that passes the strength check.
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+}
+
+/// Defines one `#[tokio::test]` per backend running `$body(Backend)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::Backend::Sqlite).await;
+            })*
+        }
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::Backend::MySql).await;
+            })*
+        }
+    };
+}
+
+/// A database made for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    pub url: String,
+    mysql: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static DB_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl TestDb {
+    /// A fresh, empty database; `None` (with a note naming the test) when the backend
+    /// is MariaDB and `CHAT_TEST_MYSQL_URL` is unset.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = DatabaseUrl::sqlite_file(&dir.path().join("chat.db"))
+                    .as_str()
+                    .to_owned();
+                Some(Self {
+                    url,
+                    mysql: None,
+                    _dir: Some(dir),
+                })
+            }
+            Backend::MySql => {
+                let Ok(base) = std::env::var(MYSQL_URL_VAR) else {
+                    let test = std::thread::current().name().unwrap_or("?").to_owned();
+                    eprintln!("SKIPPED {test}: {MYSQL_URL_VAR} is not set");
+                    return None;
+                };
+                let name = format!(
+                    "chat_t_{}_{}_{}",
+                    std::process::id(),
+                    DB_COUNTER.fetch_add(1, Ordering::Relaxed),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .subsec_nanos()
+                );
+                let mut admin = admin_connection(&base).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                let url = with_database(&base, &name);
+                Some(Self {
+                    url,
+                    mysql: Some((base, name)),
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    /// Drops a MariaDB test database.
+    pub async fn cleanup(self) {
+        if let Some((base, name)) = &self.mysql {
+            if let Ok(mut admin) = admin_connection(base).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS `{name}`"
+                )))
+                .execute(&mut admin)
+                .await;
+                let _ = admin.close().await;
+            }
+        }
+    }
+
+    pub async fn open_store(&self) -> Arc<dyn Store> {
+        Arc::new(store::open(&self.url).await.unwrap())
+    }
+}
+
+async fn admin_connection(base: &str) -> Result<sqlx::mysql::MySqlConnection, sqlx::Error> {
+    base.parse::<sqlx::mysql::MySqlConnectOptions>()?
+        .connect()
+        .await
+}
+
+/// `base` with its database path replaced by `name`.
+fn with_database(base: &str, name: &str) -> String {
+    let (without_query, query) = match base.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (base, None),
+    };
+    let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
+    let host_end = without_query[scheme_end..]
+        .find('/')
+        .map_or(without_query.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{}", &without_query[..host_end], name);
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    url
+}
+
+/// A server running in this process.
+#[derive(Debug)]
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub db: Option<TestDb>,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    /// A server with default settings on a fresh database.
+    pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// A server with extra command-line flags on a fresh database.
+    pub async fn start_with(backend: Backend, args: &[&str]) -> Option<Self> {
+        let db = TestDb::new(backend).await?;
+        let server = Self::start_on(&db.url, args).await;
+        Some(Self {
+            db: Some(db),
+            ..server
+        })
+    }
+
+    /// A server on an existing database (to restart one over the same data).
+    pub async fn start_on(url: &str, args: &[&str]) -> Self {
+        let mut argv = vec![
+            "chat-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            url,
+            "--log",
+            "warn",
+        ];
+        argv.extend_from_slice(args);
+        let config = Config::try_parse_from(argv).unwrap();
+        let server = Server::bind(config).await.unwrap();
+        let addr = server.local_addr();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.serve(shutdown.clone()));
+        Self {
+            addr,
+            db: None,
+            shutdown,
+            task,
+        }
+    }
+
+    /// A new connection through the client library.
+    pub async fn connect(&self) -> Connected {
+        Client::connect(self.addr).await.unwrap()
+    }
+
+    /// A new raw connection.
+    pub async fn raw(&self) -> Raw {
+        Raw::connect(self.addr).await
+    }
+
+    /// Registers `name` (password [`PASSWORD`]) and returns a logged-in connection.
+    pub async fn user(&self, name: &str) -> User {
+        let conn = self.connect().await;
+        conn.client
+            .call(Register {
+                username: name.into(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .unwrap();
+        self.login(name).await
+    }
+
+    /// A new connection logged in as `name`.
+    pub async fn login(&self, name: &str) -> User {
+        let Connected { client, events } = self.connect().await;
+        let reply = client
+            .call(Login {
+                username: name.into(),
+                password: PASSWORD.into(),
+                device: None,
+            })
+            .await
+            .unwrap();
+        User {
+            client,
+            events,
+            user_id: reply.user_id,
+            username: reply.username,
+            token: reply.token,
+        }
+    }
+
+    /// Graceful shutdown, as on SIGTERM; returns once the server has finished.
+    pub async fn stop(self) -> Option<TestDb> {
+        self.shutdown.cancel();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("server did not stop")
+            .unwrap();
+        self.db
+    }
+
+    /// Stops the server and drops its database.
+    pub async fn finish(self) {
+        if let Some(db) = self.stop().await {
+            db.cleanup().await;
+        }
+    }
+}
+
+/// A logged-in connection.
+#[derive(Debug)]
+pub struct User {
+    pub client: Client,
+    pub events: mpsc::Receiver<Event>,
+    pub user_id: u64,
+    pub username: String,
+    pub token: String,
+}
+
+impl User {
+    /// The next event, failing the test if none comes in time.
+    pub async fn next_event(&mut self) -> Event {
+        tokio::time::timeout(WAIT, self.events.recv())
+            .await
+            .expect("no event in time")
+            .expect("connection closed")
+    }
+}
+
+/// The error code of a failed call, failing the test when it succeeded.
+pub fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorCode {
+    match result {
+        Err(e) => e
+            .code()
+            .unwrap_or_else(|| panic!("not a server error: {e}")),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+/// A connection speaking raw frames, for the framing rules.
+#[derive(Debug)]
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Self {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Writes bytes as they are.
+    pub async fn write(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Writes one frame around `payload`.
+    pub async fn send(&mut self, payload: &[u8]) {
+        self.write(&frame(payload)).await;
+    }
+
+    pub async fn send_json(&mut self, value: &Value) {
+        self.send(&serde_json::to_vec(value).unwrap()).await;
+    }
+
+    /// Sends a request and returns its reply, skipping any events before it.
+    pub async fn call(&mut self, value: &Value) -> Value {
+        self.send_json(value).await;
+        loop {
+            let frame = self
+                .recv()
+                .await
+                .expect("connection closed before the reply");
+            if frame.get("re").is_some() {
+                return frame;
+            }
+        }
+    }
+
+    /// The next frame, or `None` once the server closed the connection.
+    pub async fn recv(&mut self) -> Option<Value> {
+        tokio::time::timeout(WAIT, self.recv_inner())
+            .await
+            .expect("no frame in time")
+    }
+
+    async fn recv_inner(&mut self) -> Option<Value> {
+        loop {
+            if self.buf.len() >= 4 {
+                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])
+                    as usize;
+                if self.buf.len() >= 4 + len {
+                    self.buf.advance(4);
+                    let payload = self.buf.split_to(len);
+                    return Some(serde_json::from_slice(&payload).unwrap());
+                }
+            }
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Waits until the server closes the connection, returning the frames it sent
+    /// before closing.
+    pub async fn until_closed(&mut self) -> Vec<Value> {
+        let mut frames = Vec::new();
+        while let Some(f) = self.recv().await {
+            frames.push(f);
+        }
+        frames
+    }
+}
+
+/// `payload` with its length header.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut v = (payload.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(payload);
+    v
+}
+
+/// The error code of a raw reply.
+pub fn raw_code(reply: &Value) -> &str {
+    assert_eq!(reply["ok"], false, "expected an error: {reply}");
+    reply["error"]["code"].as_str().unwrap()
+}

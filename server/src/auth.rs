@@ -1,0 +1,149 @@
+//! Password hashing (argon2id, off the async threads, with bounded concurrency) and
+//! session tokens (256 random bits, stored only as SHA-256).
+
+use std::sync::Arc;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use sha2::{Digest, Sha256};
+use tokio::sync::{OnceCell, Semaphore};
+
+/// Hashes and verifies passwords on the blocking pool. At most one hash per core runs
+/// at once, so a burst of logins cannot starve the rest of the server.
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified against when the user does not exist so
+    /// that a wrong username costs as much time as a wrong password.
+    decoy: Arc<OnceCell<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("password hashing task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PasswordHasher {
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            permits: Arc::new(Semaphore::new(cores)),
+            decoy: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// An argon2id PHC string for `password`, with a fresh random salt.
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let password = password.to_owned();
+        self.blocking(move || {
+            let mut raw = [0u8; 16];
+            getrandom::fill(&mut raw).map_err(|e| HashError::Hash(e.to_string()))?;
+            let salt = SaltString::encode_b64(&raw).map_err(|e| HashError::Hash(e.to_string()))?;
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| HashError::Hash(e.to_string()))
+        })
+        .await
+    }
+
+    /// Whether `password` matches the PHC string `hash`. A malformed stored hash is
+    /// an error, not a mismatch.
+    pub async fn verify(&self, password: &str, hash: &str) -> Result<bool, HashError> {
+        let password = password.to_owned();
+        let hash = hash.to_owned();
+        self.blocking(move || {
+            let parsed = PasswordHash::new(&hash).map_err(|e| HashError::Hash(e.to_string()))?;
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
+        })
+        .await
+    }
+
+    /// Spends the time of a verification without a real account behind it.
+    pub async fn verify_decoy(&self, password: &str) -> Result<(), HashError> {
+        let decoy = self
+            .decoy
+            .get_or_try_init(|| async {
+                let mut random = [0u8; 16];
+                getrandom::fill(&mut random).map_err(|e| HashError::Hash(e.to_string()))?;
+                self.hash(&hex::encode(random)).await
+            })
+            .await?;
+        self.verify(password, decoy).await.map(|_| ())
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError::Hash(e.to_string()))?;
+        tokio::task::spawn_blocking(work).await?
+    }
+}
+
+/// A new session token (64 hex digits: 256 random bits) and the hash to store.
+pub fn new_token() -> Result<(String, String), getrandom::Error> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw)?;
+    let token = hex::encode(raw);
+    let hash = token_hash(&token);
+    Ok((token, hash))
+}
+
+/// The stored form of a token: SHA-256, hex. A token is random, so a fast hash is
+/// enough; what matters is that a leaked table cannot be replayed.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Whether `token` has the shape of a token this server issues.
+pub fn token_well_formed(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_and_verify() {
+        let hasher = PasswordHasher::new();
+        let hash = hasher.hash("correct horse").await.unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(!hash.contains("correct horse"));
+        assert!(hasher.verify("correct horse", &hash).await.unwrap());
+        assert!(!hasher.verify("wrong horse", &hash).await.unwrap());
+        assert_ne!(
+            hash,
+            hasher.hash("correct horse").await.unwrap(),
+            "salts differ"
+        );
+        hasher.verify_decoy("anything").await.unwrap();
+    }
+
+    #[test]
+    fn tokens_are_random_and_stored_hashed() {
+        let (a, ha) = new_token().unwrap();
+        let (b, _) = new_token().unwrap();
+        assert_ne!(a, b);
+        assert!(token_well_formed(&a));
+        assert_eq!(ha, token_hash(&a));
+        assert_ne!(ha, a);
+        assert!(!token_well_formed("xyz"));
+    }
+}

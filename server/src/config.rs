@@ -1,0 +1,173 @@
+//! The daemon's settings: command-line flags, each also read from a `CHAT_*`
+//! environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Parser;
+use clap::builder::TypedValueParser as _;
+
+/// A database URL; Debug and errors never show its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The default: a SQLite file in the platform data directory.
+    pub fn default_sqlite() -> Result<(Self, PathBuf), std::io::Error> {
+        let dirs = directories::ProjectDirs::from("", "", "chat-server").ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no home directory to keep the database in",
+            )
+        })?;
+        let dir = dirs.data_dir().to_path_buf();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("chat.db");
+        Ok((Self::sqlite_file(&path), path))
+    }
+
+    /// A URL for the SQLite file at `path`, created if missing.
+    pub fn sqlite_file(path: &std::path::Path) -> Self {
+        Self(format!("sqlite://{}?mode=rwc", path.display()))
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", crate::store::redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+/// chat-server: a self-hosted instant-messaging server.
+///
+/// Every flag can also be set with the environment variable shown beside it.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "chat-server", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to accept clients on.
+    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+
+    /// Database URL: `sqlite:PATH` (created if missing; append `?mode=rwc`) or
+    /// `mysql://USER:PASSWORD@HOST:PORT/DB` for MySQL/MariaDB. Default: a SQLite file
+    /// `chat.db` in the platform data directory (on Linux
+    /// ~/.local/share/chat-server).
+    #[arg(long, env = "CHAT_DATABASE", hide_env_values = true)]
+    pub database: Option<DatabaseUrl>,
+
+    /// Largest frame payload accepted or sent, in bytes. A client announcing a larger
+    /// frame gets `frame_too_large` and is disconnected.
+    #[arg(long, env = "CHAT_MAX_FRAME", default_value_t = chat_proto::DEFAULT_MAX_FRAME,
+          value_parser = clap::value_parser!(u32).range(4096..=67_108_864).map(|v| v as usize))]
+    pub max_frame: usize,
+
+    /// Seconds a connection may stay silent before it is closed. Clients are told to
+    /// ping every third of it (`heartbeat_secs` in `hello`).
+    #[arg(long, env = "CHAT_IDLE_TIMEOUT", default_value_t = 90,
+          value_parser = clap::value_parser!(u64).range(3..=86_400))]
+    pub idle_timeout: u64,
+
+    /// Most simultaneous client connections; more are refused with `unavailable`.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_connections: usize,
+
+    /// Frames queued for one connection before it counts as too slow and is closed
+    /// (it catches up with `sync` when it reconnects).
+    #[arg(long, env = "CHAT_OUTBOX", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(16..=1_000_000).map(|v| v as usize))]
+    pub outbox: usize,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `chat_server=debug`).
+    #[arg(long = "log", env = "CHAT_LOG", default_value = "info")]
+    pub log: String,
+
+    /// This node's name, reported by `hello` (tells the nodes of a cluster apart).
+    #[arg(long, env = "CHAT_NODE_ID", default_value = "node-1")]
+    pub node_id: String,
+
+    /// Days a session token stays valid after its last use.
+    #[arg(long, env = "CHAT_SESSION_TTL_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub session_ttl_days: u64,
+
+    /// Failed logins for one username within the throttle window before further
+    /// attempts are refused with `rate_limited`.
+    #[arg(long, env = "CHAT_LOGIN_MAX_FAILURES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_max_failures: u32,
+
+    /// Failed logins from one address within the throttle window before further
+    /// attempts from it are refused.
+    #[arg(long, env = "CHAT_LOGIN_MAX_FAILURES_PER_ADDR", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_max_failures_per_addr: u32,
+
+    /// Length of the failed-login throttle window, in seconds.
+    #[arg(long, env = "CHAT_LOGIN_WINDOW", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub login_window: u64,
+
+    /// Largest message body, in bytes.
+    #[arg(long, env = "CHAT_MAX_BODY", default_value_t = 65_536)]
+    pub max_body: u64,
+
+    /// Largest file, in bytes.
+    #[arg(long, env = "CHAT_MAX_FILE_SIZE", default_value_t = 100 * 1024 * 1024)]
+    pub max_file_size: u64,
+
+    /// Largest `file_chunk` / `file_download` piece, in raw bytes.
+    #[arg(long, env = "CHAT_MAX_CHUNK", default_value_t = 256 * 1024)]
+    pub max_chunk: u64,
+
+    /// Most members of one group.
+    #[arg(long, env = "CHAT_MAX_GROUP_MEMBERS", default_value_t = 2_000)]
+    pub max_group_members: u64,
+
+    /// Seconds after sending during which a message may be recalled.
+    #[arg(long, env = "CHAT_RECALL_WINDOW", default_value_t = 120)]
+    pub recall_window: u64,
+
+    /// Largest `sync` / `history` / `conversations` page.
+    #[arg(long, env = "CHAT_PAGE_LIMIT", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub page_limit: u64,
+
+    /// Seconds to wait for connections to close on shutdown before giving up on them.
+    #[arg(long, env = "CHAT_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace: u64,
+}
+
+impl Config {
+    /// The interval clients are told to ping at: a third of the idle timeout.
+    pub fn heartbeat_secs(&self) -> u64 {
+        (self.idle_timeout / 3).max(1)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout)
+    }
+
+    pub fn session_ttl_ms(&self) -> i64 {
+        i64::try_from(self.session_ttl_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX)
+    }
+}

@@ -1,0 +1,70 @@
+//! Routing of a decoded request to the op that serves it, with the authentication
+//! gate in front.
+
+use bytes::Bytes;
+use chat_proto::reply::Empty;
+use chat_proto::{ErrorCode, Request, parse_request};
+use serde::Serialize;
+use tracing::debug;
+
+use crate::conn::Connection;
+use crate::frames;
+use crate::service::{OpError, session};
+
+impl Connection {
+    /// Answers one received payload with exactly one reply frame.
+    pub async fn handle_payload(&mut self, payload: &[u8]) -> Bytes {
+        let max_frame = self.state.config.max_frame;
+        match parse_request(payload) {
+            Err(e) => {
+                debug!(conn = self.id, code = %e.error.code, "rejected frame");
+                frames::error(e.re, &e.error, max_frame)
+            }
+            Ok((id, request)) => {
+                debug!(conn = self.id, id, op = request.op(), "request");
+                self.dispatch(id, request).await
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, id: u64, request: Request) -> Bytes {
+        use Request as R;
+        let max_frame = self.state.config.max_frame;
+        let open = matches!(
+            request,
+            R::Hello(_) | R::Ping(_) | R::Register(_) | R::Login(_) | R::Resume(_)
+        );
+        if !open && self.session.is_none() {
+            return reply::<Empty>(
+                max_frame,
+                id,
+                Err(OpError::new(ErrorCode::Unauthenticated, "log in first")),
+            );
+        }
+        match request {
+            R::Hello(r) => reply(max_frame, id, session::hello(self, r)),
+            R::Ping(_) => reply(max_frame, id, Ok(Empty {})),
+            R::Register(r) => reply(max_frame, id, session::register(self, r).await),
+            R::Login(r) => reply(max_frame, id, session::login(self, r).await),
+            R::Resume(r) => reply(max_frame, id, session::resume(self, r).await),
+            R::Logout(_) => reply(max_frame, id, session::logout(self).await),
+            R::ChangePassword(r) => reply(max_frame, id, session::change_password(self, r).await),
+            R::DeleteAccount(r) => reply(max_frame, id, session::delete_account(self, r).await),
+            other => {
+                let message = format!("`{}` is not available on this server yet", other.op());
+                reply::<Empty>(
+                    max_frame,
+                    id,
+                    Err(OpError::new(ErrorCode::Unavailable, message)),
+                )
+            }
+        }
+    }
+}
+
+fn reply<T: Serialize>(max_frame: usize, re: u64, result: Result<T, OpError>) -> Bytes {
+    match result {
+        Ok(value) => frames::ok(re, &value, max_frame),
+        Err(e) => frames::error(re, &e.into_body(), max_frame),
+    }
+}

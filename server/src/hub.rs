@@ -1,0 +1,201 @@
+//! The Hub: which connections each logged-in user has on this node, and the handle
+//! through which anyone may push a frame to, or close, one of them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use chat_proto::event::{CloseReason, Closing, Event};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_util::sync::CancellationToken;
+
+/// One connection's outbox and its close switch.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    pub conn_id: u64,
+    outbox: mpsc::Sender<Bytes>,
+    close: CancellationToken,
+}
+
+impl ConnHandle {
+    pub fn new(conn_id: u64, outbox: mpsc::Sender<Bytes>, close: CancellationToken) -> Self {
+        Self {
+            conn_id,
+            outbox,
+            close,
+        }
+    }
+
+    /// Queues a frame without waiting. A connection whose outbox is full cannot keep
+    /// up: it is closed (it catches up with `sync` on reconnect) so that it never
+    /// holds anyone else back. Returns whether the frame was queued.
+    pub fn push(&self, frame: Bytes) -> bool {
+        match self.outbox.try_send(frame) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!(conn = self.conn_id, "outbox full; closing slow connection");
+                self.close.cancel();
+                false
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Queues a frame, waiting for room: for replies, whose sender is this
+    /// connection's own reader. Returns false once the writer is gone.
+    pub async fn send(&self, frame: Bytes) -> bool {
+        self.outbox.send(frame).await.is_ok()
+    }
+
+    /// Tells the peer why, then closes the connection.
+    pub fn close_with(&self, reason: CloseReason) {
+        if let Ok(frame) = closing_frame(reason) {
+            let _ = self.outbox.try_send(frame);
+        }
+        self.close.cancel();
+    }
+
+    pub fn close_token(&self) -> &CancellationToken {
+        &self.close
+    }
+}
+
+/// The `closing` event as a frame.
+pub fn closing_frame(reason: CloseReason) -> Result<Bytes, chat_proto::FrameError> {
+    // Tiny and fixed-size: far below any max_frame the server accepts.
+    chat_proto::encode_frame(&Event::from(Closing { reason }), usize::MAX)
+}
+
+/// Live connections by user id. Cloning shares the same map.
+#[derive(Debug, Clone, Default)]
+pub struct Hub {
+    users: Arc<Mutex<HashMap<u64, Vec<ConnHandle>>>>,
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<ConnHandle>>> {
+        // A panic while holding this lock cannot leave the map half-updated (every
+        // critical section is a single insert/remove), so poisoning is ignored.
+        self.users.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a logged-in connection; true when it is the user's first.
+    pub fn attach(&self, user_id: u64, handle: ConnHandle) -> bool {
+        let mut users = self.lock();
+        let conns = users.entry(user_id).or_default();
+        conns.push(handle);
+        conns.len() == 1
+    }
+
+    /// Removes a connection; true when it was the user's last.
+    pub fn detach(&self, user_id: u64, conn_id: u64) -> bool {
+        let mut users = self.lock();
+        let Some(conns) = users.get_mut(&user_id) else {
+            return false;
+        };
+        let before = conns.len();
+        conns.retain(|c| c.conn_id != conn_id);
+        let removed = conns.len() < before;
+        if conns.is_empty() {
+            users.remove(&user_id);
+        }
+        removed && !users.contains_key(&user_id)
+    }
+
+    pub fn is_online(&self, user_id: u64) -> bool {
+        self.lock().contains_key(&user_id)
+    }
+
+    /// How many users have at least one connection here.
+    pub fn online_users(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn handles(&self, user_id: u64, except: Option<u64>) -> Vec<ConnHandle> {
+        self.lock()
+            .get(&user_id)
+            .map(|c| {
+                c.iter()
+                    .filter(|h| Some(h.conn_id) != except)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Pushes one frame (the same bytes) to every connection of the user but `except`.
+    pub fn send_to_user(&self, user_id: u64, frame: &Bytes, except: Option<u64>) {
+        for handle in self.handles(user_id, except) {
+            handle.push(frame.clone());
+        }
+    }
+
+    /// Closes every connection of the user but `except`, telling each why.
+    pub fn close_user(&self, user_id: u64, except: Option<u64>, reason: CloseReason) {
+        for handle in self.handles(user_id, except) {
+            handle.close_with(reason);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(id: u64, cap: usize) -> (ConnHandle, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(cap);
+        (ConnHandle::new(id, tx, CancellationToken::new()), rx)
+    }
+
+    #[test]
+    fn first_and_last_connection_are_reported() {
+        let hub = Hub::new();
+        let (a, _ra) = handle(1, 4);
+        let (b, _rb) = handle(2, 4);
+        assert!(hub.attach(7, a));
+        assert!(!hub.attach(7, b));
+        assert!(!hub.detach(7, 1));
+        assert!(hub.is_online(7));
+        assert!(!hub.detach(7, 99), "unknown connection changes nothing");
+        assert!(hub.detach(7, 2));
+        assert!(!hub.is_online(7));
+    }
+
+    #[test]
+    fn full_outbox_closes_only_that_connection() {
+        let hub = Hub::new();
+        let (slow, _keep_full) = handle(1, 1);
+        let (fast, mut rfast) = handle(2, 8);
+        let slow_token = slow.close_token().clone();
+        hub.attach(5, slow);
+        hub.attach(5, fast.clone());
+        let frame = Bytes::from_static(b"\0\0\0\x02{}");
+        hub.send_to_user(5, &frame, None);
+        hub.send_to_user(5, &frame, None);
+        assert!(slow_token.is_cancelled());
+        assert!(!fast.close_token().is_cancelled());
+        assert_eq!(rfast.try_recv().unwrap(), frame);
+        assert_eq!(rfast.try_recv().unwrap(), frame);
+    }
+
+    #[test]
+    fn close_user_spares_the_excepted_connection() {
+        let hub = Hub::new();
+        let (a, mut ra) = handle(1, 4);
+        let (b, _rb) = handle(2, 4);
+        hub.attach(3, a.clone());
+        hub.attach(3, b.clone());
+        hub.close_user(3, Some(2), CloseReason::SessionRevoked);
+        assert!(a.close_token().is_cancelled());
+        assert!(!b.close_token().is_cancelled());
+        let frame = ra.try_recv().unwrap();
+        assert_eq!(
+            &frame[4..],
+            br#"{"event":"closing","reason":"session_revoked"}"#
+        );
+    }
+}

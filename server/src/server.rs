@@ -1,0 +1,176 @@
+//! The accept loop: connection cap, file-descriptor exhaustion, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_proto::{ErrorBody, ErrorCode};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::config::{Config, DatabaseUrl};
+use crate::state::{AppState, now_ms};
+use crate::store::{self, Store, StoreError};
+use crate::{conn, frames};
+
+/// How often expired sessions are swept from the database.
+const SESSION_SWEEP: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot find a place for the default database: {0}")]
+    DataDir(std::io::Error),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Opens the database (applying migrations) and binds the listening socket.
+    pub async fn bind(config: Config) -> Result<Self, ServerError> {
+        let url = match &config.database {
+            Some(url) => url.clone(),
+            None => {
+                let (url, path) = DatabaseUrl::default_sqlite().map_err(ServerError::DataDir)?;
+                info!(path = %path.display(), "using the default SQLite database");
+                url
+            }
+        };
+        let store = store::open(url.as_str()).await?;
+        info!(database = %url, "database ready");
+        Self::bind_with_store(config, Arc::new(store)).await
+    }
+
+    /// Binds with an already opened store.
+    pub async fn bind_with_store(
+        config: Config,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, ServerError> {
+        let addr = config.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            state: Arc::new(AppState::new(config, store)),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound listener always has a local address.
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.config.listen)
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting, tells every client,
+    /// lets their queued frames drain, and closes the database.
+    pub async fn serve(self, shutdown: CancellationToken) {
+        let Server { listener, state } = self;
+        info!(addr = %listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()), "listening");
+        let tracker = TaskTracker::new();
+        let permits = Arc::new(Semaphore::new(state.config.max_connections));
+        // One descriptor held back, so that when the process runs out of them the
+        // server can still accept a pending client to tell it so, instead of leaving
+        // it hanging in the backlog.
+        let mut reserve = std::fs::File::open("/dev/null").ok();
+        tracker.spawn(sweep_sessions(state.clone(), shutdown.clone()));
+
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => match permits.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let (state, shutdown) = (state.clone(), shutdown.clone());
+                        tracker.spawn(async move {
+                            conn::serve(stream, peer, state, shutdown).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        warn!(%peer, limit = state.config.max_connections, "connection limit reached; refusing");
+                        tracker.spawn(refuse(
+                            stream,
+                            "the server is at its connection limit; try again later",
+                        ));
+                    }
+                },
+                Err(e) if is_out_of_descriptors(&e) => {
+                    warn!(error = %e, "out of file descriptors; refusing new connections");
+                    drop(reserve.take());
+                    if let Ok((stream, _)) = listener.accept().await {
+                        tracker.spawn(refuse(
+                            stream,
+                            "the server is out of resources; try again later",
+                        ));
+                    }
+                    reserve = std::fs::File::open("/dev/null").ok();
+                    // Let closing connections free descriptors before trying again.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => warn!(error = %e, "accept failed"),
+            }
+        }
+
+        drop(listener);
+        info!(connections = tracker.len(), "shutting down");
+        tracker.close();
+        let grace = Duration::from_secs(state.config.shutdown_grace);
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            warn!("some connections did not close within the grace period");
+        }
+        state.store.close().await;
+        info!("shut down");
+    }
+}
+
+fn is_out_of_descriptors(e: &std::io::Error) -> bool {
+    // EMFILE (process limit) and ENFILE (system limit).
+    matches!(e.raw_os_error(), Some(24) | Some(23))
+}
+
+async fn refuse(mut stream: TcpStream, why: &str) {
+    let frame = frames::error(
+        0,
+        &ErrorBody::new(ErrorCode::Unavailable, why),
+        chat_proto::DEFAULT_MAX_FRAME,
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(&frame).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+async fn sweep_sessions(state: Arc<AppState>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(SESSION_SWEEP);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match state.store.prune_sessions(now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => info!(sessions = n, "expired sessions removed"),
+            Err(e) => error!(error = %e, "could not remove expired sessions"),
+        }
+    }
+}

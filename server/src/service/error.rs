@@ -1,0 +1,56 @@
+//! The error an op answers with, and how internal failures become `internal`
+//! without leaking their details to the client.
+
+use chat_proto::{ErrorBody, ErrorCode};
+
+use crate::auth::HashError;
+use crate::store::StoreError;
+
+/// A refusal or failure of one op, sent back as its error reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl OpError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal server error")
+    }
+
+    pub fn into_body(self) -> ErrorBody {
+        ErrorBody::new(self.code, self.message)
+    }
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store operation failed");
+        Self::internal()
+    }
+}
+
+impl From<HashError> for OpError {
+    fn from(e: HashError) -> Self {
+        tracing::error!(error = %e, "password hashing failed");
+        Self::internal()
+    }
+}
+
+impl From<getrandom::Error> for OpError {
+    fn from(e: getrandom::Error) -> Self {
+        tracing::error!(error = %e, "no randomness for a session token");
+        Self::internal()
+    }
+}

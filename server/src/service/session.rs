@@ -1,0 +1,269 @@
+//! Session ops: hello, register, login, resume, logout, change_password,
+//! delete_account.
+
+use chat_proto::event::CloseReason;
+use chat_proto::reply::{ChangePasswordReply, Empty, HelloReply, LoginReply, RegisterReply};
+use chat_proto::request::{ChangePassword, DeleteAccount, Hello, Login, Register, Resume};
+use chat_proto::{ErrorCode, PROTOCOL_VERSION, validate};
+use tracing::info;
+
+use super::OpError;
+use crate::auth;
+use crate::conn::{Connection, Session};
+use crate::state::now_ms;
+use crate::store::{NewSession, StoreError, UserRecord};
+
+/// The one message for every failed credential check, so that it tells nothing about
+/// which part was wrong.
+const BAD_CREDENTIALS: &str = "wrong username or password";
+
+pub fn hello(conn: &Connection, r: Hello) -> Result<HelloReply, OpError> {
+    if let Some(client) = &r.client {
+        validate::label("client", client).map_err(OpError::bad_request)?;
+    }
+    if let Some(p) = r.protocol
+        && p != u64::from(PROTOCOL_VERSION)
+    {
+        return Err(OpError::bad_request(format!(
+            "protocol {p} is not supported; this server speaks {PROTOCOL_VERSION}"
+        )));
+    }
+    let c = &conn.state.config;
+    Ok(HelloReply {
+        server: concat!("chat-server/", env!("CARGO_PKG_VERSION")).to_owned(),
+        protocol: PROTOCOL_VERSION,
+        node: c.node_id.clone(),
+        heartbeat_secs: c.heartbeat_secs(),
+        max_frame: c.max_frame as u64,
+        max_body: c.max_body,
+        max_file_size: c.max_file_size,
+        max_chunk: c.max_chunk,
+        max_group_members: c.max_group_members,
+        recall_window_secs: c.recall_window,
+        page_limit: c.page_limit,
+    })
+}
+
+pub async fn register(conn: &mut Connection, r: Register) -> Result<RegisterReply, OpError> {
+    validate::username(&r.username).map_err(OpError::bad_request)?;
+    validate::password_size(&r.password).map_err(OpError::bad_request)?;
+    validate::password_strength(&r.password)
+        .map_err(|m| OpError::new(ErrorCode::WeakPassword, m))?;
+    let state = &conn.state;
+    let taken = || {
+        OpError::new(
+            ErrorCode::UsernameTaken,
+            format!("username `{}` is taken", r.username),
+        )
+    };
+    // Refuse a taken name before paying for a hash; the unique key settles races.
+    if state.store.user_by_name(&r.username).await?.is_some() {
+        return Err(taken());
+    }
+    let hash = state.hasher.hash(&r.password).await?;
+    let user_id = match state.store.create_user(&r.username, &hash, now_ms()).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict) => return Err(taken()),
+        Err(e) => return Err(e.into()),
+    };
+    info!(conn = conn.id, user_id, username = %r.username, "account registered");
+    Ok(RegisterReply { user_id })
+}
+
+pub async fn login(conn: &mut Connection, r: Login) -> Result<LoginReply, OpError> {
+    validate::username(&r.username).map_err(OpError::bad_request)?;
+    validate::password_size(&r.password).map_err(OpError::bad_request)?;
+    let device = device_label(r.device.as_deref())?;
+    let key = validate::username_key(&r.username);
+    let user = check_password(conn, Some(&key), &r.username, &r.password).await?;
+    conn.state.throttle.record_success(&key);
+    start_session(conn, user, device).await
+}
+
+pub async fn resume(conn: &mut Connection, r: Resume) -> Result<LoginReply, OpError> {
+    device_label(r.device.as_deref())?;
+    let state = conn.state.clone();
+    let ip = conn.peer.ip();
+    if let Some(wait) = state.throttle.check(None, ip) {
+        return Err(rate_limited(wait));
+    }
+    let now = now_ms();
+    let found = if auth::token_well_formed(&r.token) {
+        let expiry = now.saturating_add(state.config.session_ttl_ms());
+        state
+            .store
+            .resume_session(&auth::token_hash(&r.token), now, expiry)
+            .await?
+    } else {
+        None
+    };
+    let Some((session_id, user)) = found else {
+        state.throttle.record_failure(None, ip);
+        return Err(OpError::new(
+            ErrorCode::InvalidCredentials,
+            "session token is invalid or expired",
+        ));
+    };
+    info!(conn = conn.id, user_id = user.id, "session resumed");
+    conn.enter_hub(Session {
+        user_id: user.id,
+        username: user.username.clone(),
+        session_id,
+    });
+    Ok(LoginReply {
+        user_id: user.id,
+        username: user.username,
+        token: r.token,
+    })
+}
+
+pub async fn logout(conn: &mut Connection) -> Result<Empty, OpError> {
+    if let Some(s) = &conn.session {
+        conn.state.store.delete_session(s.session_id).await?;
+        info!(conn = conn.id, user_id = s.user_id, "logged out");
+    }
+    conn.leave_hub();
+    Ok(Empty {})
+}
+
+pub async fn change_password(
+    conn: &mut Connection,
+    r: ChangePassword,
+) -> Result<ChangePasswordReply, OpError> {
+    validate::password_size(&r.old_password).map_err(OpError::bad_request)?;
+    validate::password_size(&r.new_password).map_err(OpError::bad_request)?;
+    let session = logged_in(conn)?;
+    let user = check_password(conn, None, &session.username, &r.old_password).await?;
+    validate::password_strength(&r.new_password)
+        .map_err(|m| OpError::new(ErrorCode::WeakPassword, m))?;
+    let state = conn.state.clone();
+    let hash = state.hasher.hash(&r.new_password).await?;
+    let (token, token_hash) = auth::new_token()?;
+    let now = now_ms();
+    let new_session = NewSession {
+        user_id: user.id,
+        token_hash: &token_hash,
+        device: "",
+        now,
+        expires_at: now.saturating_add(state.config.session_ttl_ms()),
+    };
+    let session_id = state
+        .store
+        .replace_password(user.id, &hash, new_session)
+        .await?;
+    state
+        .hub
+        .close_user(user.id, Some(conn.id), CloseReason::SessionRevoked);
+    if let Some(s) = conn.session.as_mut() {
+        s.session_id = session_id;
+    }
+    info!(
+        conn = conn.id,
+        user_id = user.id,
+        "password changed; other sessions revoked"
+    );
+    Ok(ChangePasswordReply { token })
+}
+
+pub async fn delete_account(conn: &mut Connection, r: DeleteAccount) -> Result<Empty, OpError> {
+    validate::password_size(&r.password).map_err(OpError::bad_request)?;
+    let session = logged_in(conn)?;
+    let user = check_password(conn, None, &session.username, &r.password).await?;
+    let state = conn.state.clone();
+    state.store.delete_user(user.id).await?;
+    state
+        .hub
+        .close_user(user.id, Some(conn.id), CloseReason::AccountDeleted);
+    conn.leave_hub();
+    conn.close_after_reply = Some(CloseReason::AccountDeleted);
+    info!(conn = conn.id, user_id = user.id, "account deleted");
+    Ok(Empty {})
+}
+
+fn logged_in(conn: &Connection) -> Result<Session, OpError> {
+    conn.session
+        .clone()
+        .ok_or_else(|| OpError::new(ErrorCode::Unauthenticated, "log in first"))
+}
+
+fn device_label(device: Option<&str>) -> Result<String, OpError> {
+    let device = device.unwrap_or("");
+    validate::label("device", device).map_err(OpError::bad_request)?;
+    Ok(device.to_owned())
+}
+
+fn rate_limited(wait: std::time::Duration) -> OpError {
+    OpError::new(
+        ErrorCode::RateLimited,
+        format!(
+            "too many failed attempts; try again in {} s",
+            wait.as_secs().max(1)
+        ),
+    )
+}
+
+/// Verifies a password under the throttle: refused while the username (`user_key`,
+/// when the attempt names one) or the address is locked; a failure counts against
+/// both. Costs the same time whether or not the user exists.
+async fn check_password(
+    conn: &Connection,
+    user_key: Option<&str>,
+    username: &str,
+    password: &str,
+) -> Result<UserRecord, OpError> {
+    let state = &conn.state;
+    let ip = conn.peer.ip();
+    let key = user_key
+        .map(str::to_owned)
+        .unwrap_or_else(|| validate::username_key(username));
+    if let Some(wait) = state.throttle.check(Some(&key), ip) {
+        return Err(rate_limited(wait));
+    }
+    let user = state.store.user_by_name(username).await?;
+    let ok = match &user {
+        Some(u) => state.hasher.verify(password, &u.password_hash).await?,
+        None => {
+            state.hasher.verify_decoy(password).await?;
+            false
+        }
+    };
+    match user {
+        Some(u) if ok => Ok(u),
+        _ => {
+            state.throttle.record_failure(Some(&key), ip);
+            info!(conn = conn.id, peer = %conn.peer, "failed password check");
+            Err(OpError::new(ErrorCode::InvalidCredentials, BAD_CREDENTIALS))
+        }
+    }
+}
+
+async fn start_session(
+    conn: &mut Connection,
+    user: UserRecord,
+    device: String,
+) -> Result<LoginReply, OpError> {
+    let state = conn.state.clone();
+    let (token, token_hash) = auth::new_token()?;
+    let now = now_ms();
+    let session_id = state
+        .store
+        .create_session(NewSession {
+            user_id: user.id,
+            token_hash: &token_hash,
+            device: &device,
+            now,
+            expires_at: now.saturating_add(state.config.session_ttl_ms()),
+        })
+        .await?;
+    info!(conn = conn.id, user_id = user.id, "logged in");
+    conn.enter_hub(Session {
+        user_id: user.id,
+        username: user.username.clone(),
+        session_id,
+    });
+    Ok(LoginReply {
+        user_id: user.id,
+        username: user.username,
+        token,
+    })
+}

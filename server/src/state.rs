@@ -1,0 +1,51 @@
+//! What every connection shares: settings, store, hub, hasher, throttle.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::auth::PasswordHasher;
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::store::Store;
+use crate::throttle::{LoginThrottle, ThrottleConfig};
+
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub hub: Hub,
+    pub hasher: PasswordHasher,
+    pub throttle: LoginThrottle,
+    next_conn_id: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
+        let throttle = LoginThrottle::new(ThrottleConfig {
+            window: Duration::from_secs(config.login_window),
+            max_failures_per_user: config.login_max_failures,
+            max_failures_per_addr: config.login_max_failures_per_addr,
+            ..ThrottleConfig::default()
+        });
+        Self {
+            config,
+            store,
+            hub: Hub::new(),
+            hasher: PasswordHasher::new(),
+            throttle,
+            next_conn_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

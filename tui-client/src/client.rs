@@ -1,0 +1,238 @@
+//! The connection to a chat server.
+//!
+//! One reader task is the only reader of the socket. Each request registers a
+//! oneshot under its id in the pending map *before* it is written; the reader
+//! completes it when the reply with that `re` arrives, and sends events to a
+//! channel. A reply therefore always reaches its own caller, whatever else is in
+//! flight (the seed client's background reader stole the login reply).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chat_proto::envelope::{OutgoingRequest, ServerFrame, result_as};
+use chat_proto::{Call, ErrorBody, Event, FrameCodec, Request, encode_frame};
+use futures::StreamExt;
+use serde_json::{Map, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+/// How long a request waits for its reply by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest frame the client reads (servers default to 1 MiB).
+pub const CLIENT_MAX_FRAME: usize = 64 << 20;
+/// Events buffered for the caller before the reader waits for it.
+const EVENT_QUEUE: usize = 4096;
+/// Requests queued for the writer.
+const OUTBOX: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect: {0}")]
+    Connect(std::io::Error),
+    #[error("the server refused `{op}`: {error}")]
+    Server { op: &'static str, error: ErrorBody },
+    #[error("no reply to `{op}` within {timeout:?}")]
+    Timeout { op: &'static str, timeout: Duration },
+    #[error("the connection to the server is lost")]
+    Disconnected,
+    #[error("unexpected reply to `{op}`: {detail}")]
+    Protocol { op: &'static str, detail: String },
+    #[error("cannot encode request: {0}")]
+    Encode(#[from] chat_proto::FrameError),
+}
+
+impl ClientError {
+    /// The server's error code, when the server refused the request.
+    pub fn code(&self) -> Option<chat_proto::ErrorCode> {
+        match self {
+            ClientError::Server { error, .. } => Some(error.code),
+            _ => None,
+        }
+    }
+}
+
+type ReplySlot = oneshot::Sender<Result<Map<String, Value>, ErrorBody>>;
+
+#[derive(Debug)]
+struct Inner {
+    outbox: mpsc::Sender<Bytes>,
+    pending: Mutex<HashMap<u64, ReplySlot>>,
+    next_id: AtomicU64,
+    timeout: Duration,
+    closed: CancellationToken,
+}
+
+impl Inner {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, ReplySlot>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A connected client; clones share the connection.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// A new connection: the client and the stream of events the server pushes.
+#[derive(Debug)]
+pub struct Connected {
+    pub client: Client,
+    pub events: mpsc::Receiver<Event>,
+}
+
+impl Client {
+    /// Connects with the default request timeout.
+    pub async fn connect(addr: impl ToSocketAddrs) -> Result<Connected, ClientError> {
+        Self::connect_with_timeout(addr, DEFAULT_TIMEOUT).await
+    }
+
+    pub async fn connect_with_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: Duration,
+    ) -> Result<Connected, ClientError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(ClientError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = stream.into_split();
+        let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let inner = Arc::new(Inner {
+            outbox,
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            timeout,
+            closed: CancellationToken::new(),
+        });
+        tokio::spawn(write_loop(wr, outbox_rx, inner.closed.clone()));
+        tokio::spawn(read_loop(rd, inner.clone(), events_tx));
+        Ok(Connected {
+            client: Client { inner },
+            events,
+        })
+    }
+
+    /// Sends one request and waits for its reply.
+    pub async fn call<C: Call>(&self, request: C) -> Result<C::Reply, ClientError> {
+        let fields = self.call_raw(request.into()).await?;
+        result_as(fields).map_err(|e| ClientError::Protocol {
+            op: C::OP,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Sends one request and returns its reply's result fields.
+    pub async fn call_raw(&self, request: Request) -> Result<Map<String, Value>, ClientError> {
+        let op = request.op();
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = encode_frame(
+            &OutgoingRequest {
+                id,
+                request: &request,
+            },
+            CLIENT_MAX_FRAME,
+        )?;
+        let (tx, rx) = oneshot::channel();
+        // Registered before it is written, so the reply cannot arrive unclaimed.
+        self.inner.pending().insert(id, tx);
+        if self.inner.closed.is_cancelled() || self.inner.outbox.send(frame).await.is_err() {
+            self.inner.pending().remove(&id);
+            return Err(ClientError::Disconnected);
+        }
+        match tokio::time::timeout(self.inner.timeout, rx).await {
+            Ok(Ok(Ok(fields))) => Ok(fields),
+            Ok(Ok(Err(error))) => Err(ClientError::Server { op, error }),
+            Ok(Err(_)) => Err(ClientError::Disconnected),
+            Err(_) => {
+                self.inner.pending().remove(&id);
+                Err(ClientError::Timeout {
+                    op,
+                    timeout: self.inner.timeout,
+                })
+            }
+        }
+    }
+
+    /// Whether the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.is_cancelled()
+    }
+
+    /// Resolves once the connection is gone.
+    pub async fn closed(&self) {
+        self.inner.closed.cancelled().await;
+    }
+
+    /// Closes the connection; pending requests fail with `Disconnected`.
+    pub fn close(&self) {
+        self.inner.closed.cancel();
+    }
+}
+
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut outbox: mpsc::Receiver<Bytes>,
+    closed: CancellationToken,
+) {
+    loop {
+        let frame = tokio::select! {
+            _ = closed.cancelled() => break,
+            frame = outbox.recv() => match frame {
+                Some(frame) => frame,
+                None => break,
+            },
+        };
+        if wr.write_all(&frame).await.is_err() {
+            break;
+        }
+    }
+    closed.cancel();
+    let _ = wr.shutdown().await;
+}
+
+async fn read_loop(rd: OwnedReadHalf, inner: Arc<Inner>, events: mpsc::Sender<Event>) {
+    let mut frames = FramedRead::new(rd, FrameCodec::new(CLIENT_MAX_FRAME));
+    loop {
+        let payload = tokio::select! {
+            _ = inner.closed.cancelled() => break,
+            next = frames.next() => match next {
+                Some(Ok(payload)) => payload,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "connection read failed");
+                    break;
+                }
+                None => break,
+            },
+        };
+        match ServerFrame::parse(&payload) {
+            Ok(ServerFrame::Reply { re, result }) => {
+                let slot = inner.pending().remove(&re);
+                match slot {
+                    Some(slot) => {
+                        let _ = slot.send(result);
+                    }
+                    None => tracing::debug!(re, "reply to no pending request (timed out?)"),
+                }
+            }
+            Ok(ServerFrame::Event(event)) => {
+                // A caller that dropped the receiver does not want events.
+                let _ = events.send(event).await;
+            }
+            Ok(ServerFrame::UnknownEvent(map)) => {
+                tracing::debug!(event = ?map.get("event"), "ignoring unknown event");
+            }
+            Err(e) => tracing::warn!(error = %e, "unreadable frame from server"),
+        }
+    }
+    inner.closed.cancel();
+    // Every request still waiting fails now, not at its timeout.
+    inner.pending().clear();
+}
