@@ -8,7 +8,7 @@ use serde::Serialize;
 /// Sent if even an error cannot be encoded (it always can; this keeps the
 /// connection's one-reply-per-request promise without a panic path).
 const FALLBACK: &[u8] =
-    b"\0\0\0\x45{\"re\":0,\"ok\":false,\"error\":{\"code\":\"internal\",\"message\":\"internal\"}}";
+    b"\0\0\0\x44{\"re\":0,\"ok\":false,\"error\":{\"code\":\"internal\",\"message\":\"internal\"}}";
 
 /// Longest error message sent, so that an error frame always fits any max_frame.
 const MAX_MESSAGE: usize = 512;
@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn fallback_frame_is_well_formed() {
-        assert_eq!(FALLBACK.len() - 4, 0x45);
+        assert_eq!(FALLBACK.len() - 4, 0x44);
         let _: serde_json::Value = serde_json::from_slice(&FALLBACK[4..]).unwrap();
     }
 }

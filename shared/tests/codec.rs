@@ -1,5 +1,7 @@
 //! The frame codec, byte for byte, and its behaviour on arbitrary input.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use bytes::{BufMut, BytesMut};
 use chat_proto::codec::HEADER_LEN;
 use chat_proto::{FrameCodec, FrameError, encode_frame};

@@ -1,5 +1,7 @@
 //! Request parsing follows the Framing and Precise rules sections exactly.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use chat_proto::envelope::{ErrReply, OkReply, OutgoingRequest, ServerFrame};
 use chat_proto::model::Target;
 use chat_proto::reply::{Empty, RegisterReply};

@@ -118,15 +118,12 @@ impl TestDb {
 
     /// Drops a MariaDB test database.
     pub async fn cleanup(self) {
-        if let Some((base, name)) = &self.mysql {
-            if let Ok(mut admin) = admin_connection(base).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS `{name}`"
-                )))
-                .execute(&mut admin)
-                .await;
-                let _ = admin.close().await;
-            }
+        if let Some((base, name)) = &self.mysql
+            && let Ok(mut admin) = admin_connection(base).await
+        {
+            let drop = sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`"));
+            let _ = sqlx::query(drop).execute(&mut admin).await;
+            let _ = admin.close().await;
         }
     }
 

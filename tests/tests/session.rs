@@ -1,6 +1,8 @@
 //! Session ops end to end, on SQLite and on MariaDB: every success and every error
 //! code each can return.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use chat_proto::ErrorCode;
 use chat_proto::event::{CloseReason, Closing};
 use chat_proto::model::Target;

@@ -161,7 +161,9 @@ where
         .bind(s.device)
         .bind(s.now)
         .bind(s.expires_at);
-    Ok(insert_id(dialect, query, executor).await?)
+    insert_id(dialect, query, executor)
+        .await
+        .map_err(unique_violation)
 }
 
 #[async_trait]

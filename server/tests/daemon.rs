@@ -1,0 +1,185 @@
+//! The `chat-server` binary as an operator runs it: no setup, signals, exit codes.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The daemon's process, killed if a test fails before it exits.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the daemon and returns it with the address it listens on, read from its log.
+fn start(
+    args: &[&str],
+    home: &std::path::Path,
+) -> (Daemon, String, std::thread::JoinHandle<Vec<String>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("HOME", home)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("CHAT_DATABASE")
+        .env_remove("CHAT_LISTEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("daemon exited before listening")
+            .unwrap();
+        if line.contains("listening") {
+            break line.rsplit("addr=").next().unwrap().trim().to_owned();
+        }
+    };
+    // Keep draining the log so the daemon never blocks on a full pipe.
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+    (Daemon(child), addr, rest)
+}
+
+struct Conn(TcpStream);
+
+impl Conn {
+    fn open(addr: &str) -> Self {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Conn(s)
+    }
+    fn send(&mut self, v: Value) {
+        let payload = serde_json::to_vec(&v).unwrap();
+        self.0
+            .write_all(&(payload.len() as u32).to_be_bytes())
+            .unwrap();
+        self.0.write_all(&payload).unwrap();
+    }
+    fn recv(&mut self) -> Option<Value> {
+        let mut len = [0u8; 4];
+        self.0.read_exact(&mut len).ok()?;
+        let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
+        self.0.read_exact(&mut payload).ok()?;
+        Some(serde_json::from_slice(&payload).unwrap())
+    }
+    fn call(&mut self, v: Value) -> Value {
+        self.send(v);
+        self.recv().unwrap()
+    }
+}
+
+fn wait_exit(Daemon(child): &mut Daemon) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "daemon did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(Daemon(child): &Daemon, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn runs_with_no_setup_and_stops_cleanly_on_sigterm() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut child, addr, log) = start(&[], home.path());
+    let mut c = Conn::open(&addr);
+    let r =
+        c.call(json!({"id": 1, "op": "register", "username": "alice", "password": "password one"}));
+    assert_eq!(r["ok"], true, "{r}");
+    let r =
+        c.call(json!({"id": 2, "op": "login", "username": "alice", "password": "password one"}));
+    let token = r["token"].as_str().unwrap().to_owned();
+
+    signal(&child, "-TERM");
+    assert_eq!(
+        c.recv(),
+        Some(json!({"event": "closing", "reason": "shutdown"}))
+    );
+    assert_eq!(c.recv(), None, "closed after the notice");
+    assert!(wait_exit(&mut child).success(), "exit status 0");
+
+    // The default database is a SQLite file in the platform data directory.
+    let db = home.path().join(".local/share/chat-server/chat.db");
+    assert!(db.exists(), "{db:?}");
+    let log = log.join().unwrap().join("\n");
+    assert!(
+        !log.contains("password one") && !log.contains(&token),
+        "no secret in the log"
+    );
+
+    // Started again, it finds the account where it left it; SIGINT stops it as well.
+    let (mut child, addr, _) = start(&[], home.path());
+    let mut c = Conn::open(&addr);
+    let r = c.call(json!({"id": 1, "op": "resume", "token": token}));
+    assert_eq!(r["username"], "alice", "{r}");
+    signal(&child, "-INT");
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn help_documents_every_flag_and_its_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (flag, var) in [
+        ("--listen", "CHAT_LISTEN"),
+        ("--database", "CHAT_DATABASE"),
+        ("--max-frame", "CHAT_MAX_FRAME"),
+        ("--idle-timeout", "CHAT_IDLE_TIMEOUT"),
+        ("--max-connections", "CHAT_MAX_CONNECTIONS"),
+        ("--log", "CHAT_LOG"),
+    ] {
+        assert!(
+            help.contains(flag) && help.contains(var),
+            "{flag} / {var} missing from --help"
+        );
+    }
+}
+
+#[test]
+fn bad_settings_are_refused_with_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args([
+            "--database",
+            "postgres://nowhere/db",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unsupported database URL"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(["--max-frame", "10"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-frame"));
+}
