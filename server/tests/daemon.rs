@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -78,15 +78,23 @@ impl Conn {
     }
 }
 
-fn wait_exit(Daemon(child): &mut Daemon) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
+/// Waits for the daemon to exit on its own (a thread blocks in `wait`), failing the
+/// test if it has not within 20 s.
+fn wait_exit(daemon: &mut Daemon) -> std::process::ExitStatus {
+    let pid = daemon.0.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| tx.send(daemon.0.wait().unwrap()).unwrap());
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(status) => status,
+            Err(_) => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                panic!("daemon did not exit");
+            }
         }
-        assert!(Instant::now() < deadline, "daemon did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    })
 }
 
 fn signal(Daemon(child): &Daemon, sig: &str) {
