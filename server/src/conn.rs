@@ -19,6 +19,7 @@ use tracing::{debug, info};
 
 use crate::frames;
 use crate::hub::{ConnHandle, closing_frame};
+use crate::service::{OpError, presence};
 use crate::state::AppState;
 
 /// A write that makes no progress for this long means the peer stopped reading.
@@ -142,7 +143,7 @@ impl Connection {
     /// Leaves the hub and tells the peer why the server is closing, where the
     /// closer has not already.
     async fn finish(&mut self, end: End) {
-        self.leave_hub();
+        self.leave_hub().await;
         let reason = match end {
             End::Shutdown => Some(CloseReason::Shutdown),
             End::IdleTimeout => Some(CloseReason::IdleTimeout),
@@ -155,17 +156,31 @@ impl Connection {
     }
 
     /// Joins the hub as `session`, leaving any earlier session of this connection.
-    pub fn enter_hub(&mut self, session: Session) {
-        self.leave_hub();
-        self.state.hub.attach(session.user_id, self.handle.clone());
+    /// The user's first connection tells its friends it is online.
+    pub async fn enter_hub(&mut self, session: Session) {
+        self.leave_hub().await;
+        let first = self.state.hub.attach(session.user_id, self.handle.clone());
+        if first {
+            presence::announce(&self.state, session.user_id, &session.username, true).await;
+        }
         self.session = Some(session);
     }
 
-    /// Leaves the hub, staying connected but logged out.
-    pub fn leave_hub(&mut self) {
-        if let Some(s) = self.session.take() {
-            self.state.hub.detach(s.user_id, self.id);
+    /// Leaves the hub, staying connected but logged out. The user's last connection
+    /// tells its friends it is offline.
+    pub async fn leave_hub(&mut self) {
+        if let Some(s) = self.session.take()
+            && self.state.hub.detach(s.user_id, self.id)
+        {
+            presence::announce(&self.state, s.user_id, &s.username, false).await;
         }
+    }
+
+    /// The session of this connection, or `unauthenticated`.
+    pub fn me(&self) -> Result<Session, OpError> {
+        self.session
+            .clone()
+            .ok_or_else(|| OpError::new(ErrorCode::Unauthenticated, "log in first"))
     }
 }
 

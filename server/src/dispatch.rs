@@ -9,7 +9,7 @@ use tracing::debug;
 
 use crate::conn::Connection;
 use crate::frames;
-use crate::service::{OpError, session};
+use crate::service::{OpError, friends, groups, session};
 
 impl Connection {
     /// Answers one received payload with exactly one reply frame.
@@ -50,6 +50,25 @@ impl Connection {
             R::Logout(_) => reply(max_frame, id, session::logout(self).await),
             R::ChangePassword(r) => reply(max_frame, id, session::change_password(self, r).await),
             R::DeleteAccount(r) => reply(max_frame, id, session::delete_account(self, r).await),
+            R::FriendRequest(r) => reply(max_frame, id, friends::friend_request(self, r).await),
+            R::FriendRespond(r) => reply(max_frame, id, friends::friend_respond(self, r).await),
+            R::FriendRemove(r) => reply(max_frame, id, friends::friend_remove(self, r).await),
+            R::FriendList(_) => reply(max_frame, id, friends::friend_list(self).await),
+            R::FriendRequests(_) => reply(max_frame, id, friends::friend_requests(self).await),
+            R::Block(r) => reply(max_frame, id, friends::block(self, r).await),
+            R::Unblock(r) => reply(max_frame, id, friends::unblock(self, r).await),
+            R::GroupCreate(r) => reply(max_frame, id, groups::group_create(self, r).await),
+            R::GroupInfo(r) => reply(max_frame, id, groups::group_info(self, r).await),
+            R::GroupSearch(r) => reply(max_frame, id, groups::group_search(self, r).await),
+            R::GroupList(_) => reply(max_frame, id, groups::group_list(self).await),
+            R::GroupJoin(r) => reply(max_frame, id, groups::group_join(self, r).await),
+            R::GroupRequests(r) => reply(max_frame, id, groups::group_requests(self, r).await),
+            R::GroupRespond(r) => reply(max_frame, id, groups::group_respond(self, r).await),
+            R::GroupMembers(r) => reply(max_frame, id, groups::group_members(self, r).await),
+            R::GroupLeave(r) => reply(max_frame, id, groups::group_leave(self, r).await),
+            R::GroupKick(r) => reply(max_frame, id, groups::group_kick(self, r).await),
+            R::GroupSetRole(r) => reply(max_frame, id, groups::group_set_role(self, r).await),
+            R::GroupDissolve(r) => reply(max_frame, id, groups::group_dissolve(self, r).await),
             other => {
                 let message = format!("`{}` is not available on this server yet", other.op());
                 reply::<Empty>(

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use chat_proto::{Event, encode_frame};
+
 use crate::auth::PasswordHasher;
 use crate::config::Config;
 use crate::hub::Hub;
@@ -40,6 +42,22 @@ impl AppState {
 
     pub fn next_conn_id(&self) -> u64 {
         self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Pushes `event` to every connection of each of `users` on this node; the event
+    /// is serialized once and the same bytes go to every connection.
+    pub fn notify(&self, users: impl IntoIterator<Item = u64>, event: impl Into<Event>) {
+        let event = event.into();
+        match encode_frame(&event, self.config.max_frame) {
+            Ok(frame) => {
+                for user in users {
+                    self.hub.send_to_user(user, &frame, None);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, event = event.name(), "event could not be encoded")
+            }
+        }
     }
 }
 

@@ -278,6 +278,21 @@ pub struct User {
 }
 
 impl User {
+    /// Every event that reached this connection so far, in order. A ping round trip
+    /// comes first: the server queues an op's events before its reply, so whatever an
+    /// op already answered has caused is in by then.
+    pub async fn events_so_far(&mut self) -> Vec<Event> {
+        self.client
+            .call(chat_proto::request::Ping {})
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        while let Ok(e) = self.events.try_recv() {
+            seen.push(e);
+        }
+        seen
+    }
+
     /// The next event, failing the test if none comes in time.
     pub async fn next_event(&mut self) -> Event {
         tokio::time::timeout(WAIT, self.events.recv())

@@ -16,7 +16,7 @@ backend_tests!(
     hello_advertises_limits,
     register_rules,
     login_rules,
-    ops_need_login_and_unbuilt_ops_say_unavailable,
+    ops_need_login_and_unbuilt_ops_answer_unavailable,
     resume_and_logout,
     several_devices_at_once,
     change_password_revokes_everything_else,
@@ -161,7 +161,7 @@ async fn login_rules(b: Backend) {
     server.finish().await;
 }
 
-async fn ops_need_login_and_unbuilt_ops_say_unavailable(b: Backend) {
+async fn ops_need_login_and_unbuilt_ops_answer_unavailable(b: Backend) {
     let Some(server) = TestServer::start(b).await else {
         return;
     };

@@ -75,10 +75,23 @@ impl Inner {
     }
 }
 
-/// A connected client; clones share the connection.
+/// A connected client; clones share the connection, which closes when the last
+/// clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    _owner: Arc<Owner>,
+}
+
+/// Held only by [`Client`]s (not by the connection's own tasks), so that dropping
+/// the last one closes the connection.
+#[derive(Debug)]
+struct Owner(CancellationToken);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 /// A new connection: the client and the stream of events the server pushes.
@@ -114,8 +127,12 @@ impl Client {
         });
         tokio::spawn(write_loop(wr, outbox_rx, inner.closed.clone()));
         tokio::spawn(read_loop(rd, inner.clone(), events_tx));
+        let owner = Arc::new(Owner(inner.closed.clone()));
         Ok(Connected {
-            client: Client { inner },
+            client: Client {
+                inner,
+                _owner: owner,
+            },
             events,
         })
     }

@@ -1,7 +1,8 @@
 //! Session ops: hello, register, login, resume, logout, change_password,
 //! delete_account.
 
-use chat_proto::event::CloseReason;
+use chat_proto::event::{CloseReason, FriendRemoved, GroupDissolved, GroupMemberLeft};
+use chat_proto::model::LeaveReason;
 use chat_proto::reply::{ChangePasswordReply, Empty, HelloReply, LoginReply, RegisterReply};
 use chat_proto::request::{ChangePassword, DeleteAccount, Hello, Login, Register, Resume};
 use chat_proto::{ErrorCode, PROTOCOL_VERSION, validate};
@@ -105,16 +106,7 @@ pub async fn resume(conn: &mut Connection, r: Resume) -> Result<LoginReply, OpEr
         ));
     };
     info!(conn = conn.id, user_id = user.id, "session resumed");
-    conn.enter_hub(Session {
-        user_id: user.id,
-        username: user.username.clone(),
-        session_id,
-    });
-    Ok(LoginReply {
-        user_id: user.id,
-        username: user.username,
-        token: r.token,
-    })
+    Ok(become_user(conn, user, session_id, r.token).await)
 }
 
 pub async fn logout(conn: &mut Connection) -> Result<Empty, OpError> {
@@ -122,7 +114,7 @@ pub async fn logout(conn: &mut Connection) -> Result<Empty, OpError> {
         conn.state.store.delete_session(s.session_id).await?;
         info!(conn = conn.id, user_id = s.user_id, "logged out");
     }
-    conn.leave_hub();
+    conn.leave_hub().await;
     Ok(Empty {})
 }
 
@@ -132,21 +124,14 @@ pub async fn change_password(
 ) -> Result<ChangePasswordReply, OpError> {
     validate::password_size(&r.old_password).map_err(OpError::bad_request)?;
     validate::password_size(&r.new_password).map_err(OpError::bad_request)?;
-    let session = logged_in(conn)?;
+    let session = conn.me()?;
     let user = check_password(conn, None, &session.username, &r.old_password).await?;
     validate::password_strength(&r.new_password)
         .map_err(|m| OpError::new(ErrorCode::WeakPassword, m))?;
     let state = conn.state.clone();
     let hash = state.hasher.hash(&r.new_password).await?;
     let (token, token_hash) = auth::new_token()?;
-    let now = now_ms();
-    let new_session = NewSession {
-        user_id: user.id,
-        token_hash: &token_hash,
-        device: "",
-        now,
-        expires_at: now.saturating_add(state.config.session_ttl_ms()),
-    };
+    let new_session = session_row(conn, user.id, &token_hash, "");
     let session_id = state
         .store
         .replace_password(user.id, &hash, new_session)
@@ -167,23 +152,42 @@ pub async fn change_password(
 
 pub async fn delete_account(conn: &mut Connection, r: DeleteAccount) -> Result<Empty, OpError> {
     validate::password_size(&r.password).map_err(OpError::bad_request)?;
-    let session = logged_in(conn)?;
+    let session = conn.me()?;
     let user = check_password(conn, None, &session.username, &r.password).await?;
     let state = conn.state.clone();
-    state.store.delete_user(user.id).await?;
+    let Some(gone) = state.store.delete_user(user.id).await? else {
+        return Err(OpError::new(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
+    };
     state
         .hub
         .close_user(user.id, Some(conn.id), CloseReason::AccountDeleted);
-    conn.leave_hub();
+    let me = || (user.username.clone(), user.id);
+    state.notify(
+        gone.friends,
+        FriendRemoved {
+            user: me().0,
+            user_id: me().1,
+        },
+    );
+    for (group_id, members) in gone.dissolved {
+        state.notify(members, GroupDissolved { group_id });
+    }
+    for (group_id, members) in gone.left {
+        let (user, user_id) = me();
+        state.notify(
+            members,
+            GroupMemberLeft {
+                group_id,
+                user,
+                user_id,
+                reason: LeaveReason::Left,
+            },
+        );
+    }
+    conn.leave_hub().await;
     conn.close_after_reply = Some(CloseReason::AccountDeleted);
     info!(conn = conn.id, user_id = user.id, "account deleted");
     Ok(Empty {})
-}
-
-fn logged_in(conn: &Connection) -> Result<Session, OpError> {
-    conn.session
-        .clone()
-        .ok_or_else(|| OpError::new(ErrorCode::Unauthenticated, "log in first"))
 }
 
 fn device_label(device: Option<&str>) -> Result<String, OpError> {
@@ -244,26 +248,47 @@ async fn start_session(
 ) -> Result<LoginReply, OpError> {
     let state = conn.state.clone();
     let (token, token_hash) = auth::new_token()?;
-    let now = now_ms();
     let session_id = state
         .store
-        .create_session(NewSession {
-            user_id: user.id,
-            token_hash: &token_hash,
-            device: &device,
-            now,
-            expires_at: now.saturating_add(state.config.session_ttl_ms()),
-        })
+        .create_session(session_row(conn, user.id, &token_hash, &device))
         .await?;
     info!(conn = conn.id, user_id = user.id, "logged in");
-    conn.enter_hub(Session {
+    Ok(become_user(conn, user, session_id, token).await)
+}
+
+/// Logs the connection in as `user` under `session_id`.
+async fn become_user(
+    conn: &mut Connection,
+    user: UserRecord,
+    session_id: u64,
+    token: String,
+) -> LoginReply {
+    let session = Session {
         user_id: user.id,
         username: user.username.clone(),
         session_id,
-    });
-    Ok(LoginReply {
+    };
+    conn.enter_hub(session).await;
+    LoginReply {
         user_id: user.id,
         username: user.username,
         token,
-    })
+    }
+}
+
+/// A session row for `user_id` expiring after the configured lifetime.
+fn session_row<'a>(
+    conn: &Connection,
+    user_id: u64,
+    token_hash: &'a str,
+    device: &'a str,
+) -> NewSession<'a> {
+    let now = now_ms();
+    NewSession {
+        user_id,
+        token_hash,
+        device,
+        now,
+        expires_at: now.saturating_add(conn.state.config.session_ttl_ms()),
+    }
 }

@@ -1,0 +1,209 @@
+//! Friends: requests, responses, removal, listing, blocking.
+
+use chat_proto::event::{FriendRemoved, FriendRequest as FriendRequestEvent, FriendResponse};
+use chat_proto::reply::{
+    Empty, Friend, FriendListReply, FriendRequestReply, FriendRequestsReply, IncomingFriendRequest,
+    OutgoingFriendRequest,
+};
+use chat_proto::request::{Block, FriendRemove, FriendRequest, FriendRespond, Unblock};
+use chat_proto::{ErrorCode, validate};
+
+use super::{OpError, find_user, presence};
+use crate::conn::Connection;
+use crate::state::now_ms;
+use crate::store::FriendRequestOutcome;
+
+/// The one refusal of `friend_request`, whatever its cause, so that a block is not
+/// revealed as such.
+pub const REQUEST_REFUSED: &str = "you cannot send a friend request to this user";
+
+pub async fn friend_request(
+    conn: &Connection,
+    r: FriendRequest,
+) -> Result<FriendRequestReply, OpError> {
+    let me = conn.me()?;
+    let note = r.note.unwrap_or_default();
+    validate::note(&note).map_err(OpError::bad_request)?;
+    let state = &conn.state;
+    let target = find_user(state, &r.user).await?;
+    if target.id == me.user_id {
+        return Err(OpError::new(
+            ErrorCode::Conflict,
+            "you cannot befriend yourself",
+        ));
+    }
+    match state
+        .store
+        .friend_request(me.user_id, target.id, &note, now_ms())
+        .await?
+    {
+        FriendRequestOutcome::Created { request_id } => {
+            let event = FriendRequestEvent {
+                request_id,
+                from: me.username.clone(),
+                from_id: me.user_id,
+                note,
+            };
+            state.notify([target.id], event);
+            Ok(FriendRequestReply {
+                request_id,
+                accepted: false,
+            })
+        }
+        FriendRequestOutcome::AlreadyPending { request_id } => Ok(FriendRequestReply {
+            request_id,
+            accepted: false,
+        }),
+        FriendRequestOutcome::Accepted { request_id } => {
+            // Their request to me is the one accepted: both hear so.
+            let to_them = FriendResponse {
+                request_id,
+                user: me.username.clone(),
+                user_id: me.user_id,
+                accepted: true,
+            };
+            state.notify([target.id], to_them);
+            let to_me = FriendResponse {
+                request_id,
+                user: target.username.clone(),
+                user_id: target.id,
+                accepted: true,
+            };
+            state.notify([me.user_id], to_me);
+            presence::introduce(
+                state,
+                (me.user_id, &me.username),
+                (target.id, &target.username),
+            );
+            Ok(FriendRequestReply {
+                request_id,
+                accepted: true,
+            })
+        }
+        FriendRequestOutcome::AlreadyFriends => Err(OpError::new(
+            ErrorCode::Conflict,
+            format!("you and {} are already friends", target.username),
+        )),
+        FriendRequestOutcome::Blocked => Err(OpError::new(ErrorCode::Forbidden, REQUEST_REFUSED)),
+    }
+}
+
+pub async fn friend_respond(conn: &Connection, r: FriendRespond) -> Result<Empty, OpError> {
+    let me = conn.me()?;
+    let state = &conn.state;
+    let Some(requester) = state
+        .store
+        .friend_respond(r.request_id, me.user_id, r.accept, now_ms())
+        .await?
+    else {
+        return Err(OpError::new(
+            ErrorCode::NotFound,
+            format!("no pending friend request {} to you", r.request_id),
+        ));
+    };
+    let event = FriendResponse {
+        request_id: r.request_id,
+        user: me.username.clone(),
+        user_id: me.user_id,
+        accepted: r.accept,
+    };
+    state.notify([requester.id], event);
+    if r.accept {
+        presence::introduce(
+            state,
+            (me.user_id, &me.username),
+            (requester.id, &requester.username),
+        );
+    }
+    Ok(Empty {})
+}
+
+pub async fn friend_remove(conn: &Connection, r: FriendRemove) -> Result<Empty, OpError> {
+    let me = conn.me()?;
+    let state = &conn.state;
+    let friend = find_user(state, &r.user).await?;
+    if !state.store.friend_remove(me.user_id, friend.id).await? {
+        return Err(OpError::new(
+            ErrorCode::NotFound,
+            format!("{} is not your friend", friend.username),
+        ));
+    }
+    state.notify(
+        [friend.id],
+        FriendRemoved {
+            user: me.username,
+            user_id: me.user_id,
+        },
+    );
+    Ok(Empty {})
+}
+
+pub async fn friend_list(conn: &Connection) -> Result<FriendListReply, OpError> {
+    let me = conn.me()?;
+    let state = &conn.state;
+    let friends = state
+        .store
+        .friend_list(me.user_id)
+        .await?
+        .into_iter()
+        .map(|f| Friend {
+            // Presence never crosses a block, in either direction.
+            online: !f.blocked_by_me && !f.blocks_me && state.hub.is_online(f.user.id),
+            user_id: f.user.id,
+            username: f.user.username,
+            blocked: f.blocked_by_me,
+        })
+        .collect();
+    Ok(FriendListReply { friends })
+}
+
+pub async fn friend_requests(conn: &Connection) -> Result<FriendRequestsReply, OpError> {
+    let me = conn.me()?;
+    let (incoming, outgoing) = conn.state.store.friend_requests(me.user_id).await?;
+    Ok(FriendRequestsReply {
+        incoming: incoming
+            .into_iter()
+            .map(|p| IncomingFriendRequest {
+                request_id: p.request_id,
+                from: p.other.username,
+                from_id: p.other.id,
+                note: p.note,
+                ts: p.ts,
+            })
+            .collect(),
+        outgoing: outgoing
+            .into_iter()
+            .map(|p| OutgoingFriendRequest {
+                request_id: p.request_id,
+                to: p.other.username,
+                to_id: p.other.id,
+                note: p.note,
+                ts: p.ts,
+            })
+            .collect(),
+    })
+}
+
+pub async fn block(conn: &Connection, r: Block) -> Result<Empty, OpError> {
+    let me = conn.me()?;
+    let state = &conn.state;
+    let target = find_user(state, &r.user).await?;
+    if target.id == me.user_id {
+        return Err(OpError::bad_request("you cannot block yourself"));
+    }
+    state.store.block(me.user_id, target.id, now_ms()).await?;
+    Ok(Empty {})
+}
+
+pub async fn unblock(conn: &Connection, r: Unblock) -> Result<Empty, OpError> {
+    let me = conn.me()?;
+    let state = &conn.state;
+    let target = find_user(state, &r.user).await?;
+    if !state.store.unblock(me.user_id, target.id).await? {
+        return Err(OpError::new(
+            ErrorCode::NotFound,
+            format!("you do not block {}", target.username),
+        ));
+    }
+    Ok(Empty {})
+}
