@@ -35,10 +35,7 @@ impl Default for PasswordHasher {
 impl PasswordHasher {
     pub fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self {
-            permits: Arc::new(Semaphore::new(cores)),
-            decoy: Arc::new(OnceCell::new()),
-        }
+        Self { permits: Arc::new(Semaphore::new(cores)), decoy: Arc::new(OnceCell::new()) }
     }
 
     /// An argon2id PHC string for `password`, with a fresh random salt.
@@ -63,9 +60,7 @@ impl PasswordHasher {
         let hash = hash.to_owned();
         self.blocking(move || {
             let parsed = PasswordHash::new(&hash).map_err(|e| HashError::Hash(e.to_string()))?;
-            Ok(Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
+            Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await
     }
@@ -87,11 +82,7 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError::Hash(e.to_string()))?;
+        let _permit = self.permits.acquire().await.map_err(|e| HashError::Hash(e.to_string()))?;
         tokio::task::spawn_blocking(work).await?
     }
 }
@@ -128,11 +119,7 @@ mod tests {
         assert!(!hash.contains("correct horse"));
         assert!(hasher.verify("correct horse", &hash).await.unwrap());
         assert!(!hasher.verify("wrong horse", &hash).await.unwrap());
-        assert_ne!(
-            hash,
-            hasher.hash("correct horse").await.unwrap(),
-            "salts differ"
-        );
+        assert_ne!(hash, hasher.hash("correct horse").await.unwrap(), "salts differ");
         hasher.verify_decoy("anything").await.unwrap();
     }
 

@@ -21,10 +21,7 @@ impl DatabaseUrl {
     /// The default: a SQLite file in the platform data directory.
     pub fn default_sqlite() -> Result<(Self, PathBuf), std::io::Error> {
         let dirs = directories::ProjectDirs::from("", "", "chat-server").ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no home directory to keep the database in",
-            )
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no home directory to keep the database in")
         })?;
         let dir = dirs.data_dir().to_path_buf();
         std::fs::create_dir_all(&dir)?;

@@ -65,12 +65,7 @@ enum End {
 }
 
 /// Runs a connection to its end.
-pub async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    state: Arc<AppState>,
-    shutdown: CancellationToken,
-) {
+pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<AppState>, shutdown: CancellationToken) {
     let conn_id = state.next_conn_id();
     info!(conn = conn_id, %peer, "connection opened");
     // Replies are small and latency matters more than packet count.
@@ -81,14 +76,7 @@ pub async fn serve(
     let handle = ConnHandle::new(conn_id, tx, close.clone());
     let writer = tokio::spawn(write_loop(wr, rx, close));
 
-    let mut conn = Connection {
-        id: conn_id,
-        peer,
-        state,
-        handle,
-        session: None,
-        close_after_reply: None,
-    };
+    let mut conn = Connection { id: conn_id, peer, state, handle, session: None, close_after_reply: None };
     let end = conn.read_loop(rd, &shutdown).await;
     conn.finish(end).await;
     drop(conn);
@@ -178,9 +166,7 @@ impl Connection {
 
     /// The session of this connection, or `unauthenticated`.
     pub fn me(&self) -> Result<Session, OpError> {
-        self.session
-            .clone()
-            .ok_or_else(|| OpError::new(ErrorCode::Unauthenticated, "log in first"))
+        self.session.clone().ok_or_else(|| OpError::new(ErrorCode::Unauthenticated, "log in first"))
     }
 }
 

@@ -30,10 +30,7 @@ impl Connection {
     async fn dispatch(&mut self, id: u64, request: Request) -> Bytes {
         use Request as R;
         let max_frame = self.state.config.max_frame;
-        let open = matches!(
-            request,
-            R::Hello(_) | R::Ping(_) | R::Register(_) | R::Login(_) | R::Resume(_)
-        );
+        let open = matches!(request, R::Hello(_) | R::Ping(_) | R::Register(_) | R::Login(_) | R::Resume(_));
         if !open && self.session.is_none() {
             return reply::<Empty>(
                 max_frame,
@@ -71,11 +68,7 @@ impl Connection {
             R::GroupDissolve(r) => reply(max_frame, id, groups::group_dissolve(self, r).await),
             other => {
                 let message = format!("`{}` is not available on this server yet", other.op());
-                reply::<Empty>(
-                    max_frame,
-                    id,
-                    Err(OpError::new(ErrorCode::Unavailable, message)),
-                )
+                reply::<Empty>(max_frame, id, Err(OpError::new(ErrorCode::Unavailable, message)))
             }
         }
     }

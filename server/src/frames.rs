@@ -19,11 +19,7 @@ pub fn ok<T: Serialize>(re: u64, result: &T, max_frame: usize) -> Bytes {
         Ok(frame) => frame,
         Err(e) => {
             tracing::error!(error = %e, re, "reply could not be encoded");
-            error(
-                re,
-                &ErrorBody::new(ErrorCode::Internal, "reply too large to send"),
-                max_frame,
-            )
+            error(re, &ErrorBody::new(ErrorCode::Internal, "reply too large to send"), max_frame)
         }
     }
 }

@@ -19,11 +19,7 @@ pub struct ConnHandle {
 
 impl ConnHandle {
     pub fn new(conn_id: u64, outbox: mpsc::Sender<Bytes>, close: CancellationToken) -> Self {
-        Self {
-            conn_id,
-            outbox,
-            close,
-        }
+        Self { conn_id, outbox, close }
     }
 
     /// Queues a frame without waiting. A connection whose outbox is full cannot keep
@@ -118,12 +114,7 @@ impl Hub {
     fn handles(&self, user_id: u64, except: Option<u64>) -> Vec<ConnHandle> {
         self.lock()
             .get(&user_id)
-            .map(|c| {
-                c.iter()
-                    .filter(|h| Some(h.conn_id) != except)
-                    .cloned()
-                    .collect()
-            })
+            .map(|c| c.iter().filter(|h| Some(h.conn_id) != except).cloned().collect())
             .unwrap_or_default()
     }
 
@@ -193,9 +184,6 @@ mod tests {
         assert!(a.close_token().is_cancelled());
         assert!(!b.close_token().is_cancelled());
         let frame = ra.try_recv().unwrap();
-        assert_eq!(
-            &frame[4..],
-            br#"{"event":"closing","reason":"session_revoked"}"#
-        );
+        assert_eq!(&frame[4..], br#"{"event":"closing","reason":"session_revoked"}"#);
     }
 }

@@ -10,8 +10,8 @@ use chat_server::{Config, Server};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    let filter = EnvFilter::try_new(&config.log)
-        .with_context(|| format!("invalid --log filter `{}`", config.log))?;
+    let filter =
+        EnvFilter::try_new(&config.log).with_context(|| format!("invalid --log filter `{}`", config.log))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -30,16 +30,15 @@ async fn wait_for_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    shutdown.cancel();
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                let _ = ctrl_c.await;
+                shutdown.cancel();
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => tracing::info!("SIGINT received"),
             _ = term.recv() => tracing::info!("SIGTERM received"),

@@ -27,10 +27,7 @@ pub enum ServerError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
 }
 
 /// A bound, ready server.
@@ -57,25 +54,15 @@ impl Server {
     }
 
     /// Binds with an already opened store.
-    pub async fn bind_with_store(
-        config: Config,
-        store: Arc<dyn Store>,
-    ) -> Result<Self, ServerError> {
+    pub async fn bind_with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, ServerError> {
         let addr = config.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Self {
-            listener,
-            state: Arc::new(AppState::new(config, store)),
-        })
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Self { listener, state: Arc::new(AppState::new(config, store)) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         // A bound listener always has a local address.
-        self.listener
-            .local_addr()
-            .unwrap_or(self.state.config.listen)
+        self.listener.local_addr().unwrap_or(self.state.config.listen)
     }
 
     /// Serves until `shutdown` is cancelled, then stops accepting, tells every client,
@@ -107,20 +94,15 @@ impl Server {
                     }
                     Err(_) => {
                         warn!(%peer, limit = state.config.max_connections, "connection limit reached; refusing");
-                        tracker.spawn(refuse(
-                            stream,
-                            "the server is at its connection limit; try again later",
-                        ));
+                        tracker
+                            .spawn(refuse(stream, "the server is at its connection limit; try again later"));
                     }
                 },
                 Err(e) if is_out_of_descriptors(&e) => {
                     warn!(error = %e, "out of file descriptors; refusing new connections");
                     drop(reserve.take());
                     if let Ok((stream, _)) = listener.accept().await {
-                        tracker.spawn(refuse(
-                            stream,
-                            "the server is out of resources; try again later",
-                        ));
+                        tracker.spawn(refuse(stream, "the server is out of resources; try again later"));
                     }
                     reserve = std::fs::File::open("/dev/null").ok();
                     // Let closing connections free descriptors before trying again.
@@ -148,11 +130,7 @@ fn is_out_of_descriptors(e: &std::io::Error) -> bool {
 }
 
 async fn refuse(mut stream: TcpStream, why: &str) {
-    let frame = frames::error(
-        0,
-        &ErrorBody::new(ErrorCode::Unavailable, why),
-        chat_proto::DEFAULT_MAX_FRAME,
-    );
+    let frame = frames::error(0, &ErrorBody::new(ErrorCode::Unavailable, why), chat_proto::DEFAULT_MAX_FRAME);
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(&frame).await?;
         stream.shutdown().await

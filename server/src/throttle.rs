@@ -46,10 +46,7 @@ struct Table<K> {
 
 impl<K: Hash + Eq + Clone> Table<K> {
     fn new(max_failures: u32) -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-            max_failures,
-        }
+        Self { entries: Mutex::new(HashMap::new()), max_failures }
     }
 
     /// How long until `key` may try again, if it is locked now.
@@ -65,33 +62,21 @@ impl<K: Hash + Eq + Clone> Table<K> {
         if !entries.contains_key(key) && entries.len() >= cfg.max_entries {
             entries.retain(|_, w| w.started + cfg.window > now);
             if entries.len() >= cfg.max_entries {
-                let oldest = entries
-                    .iter()
-                    .min_by_key(|(_, w)| w.started)
-                    .map(|(k, _)| k.clone());
+                let oldest = entries.iter().min_by_key(|(_, w)| w.started).map(|(k, _)| k.clone());
                 if let Some(oldest) = oldest {
                     entries.remove(&oldest);
                 }
             }
         }
-        let w = entries.entry(key.clone()).or_insert(Window {
-            started: now,
-            failures: 0,
-        });
+        let w = entries.entry(key.clone()).or_insert(Window { started: now, failures: 0 });
         if w.started + cfg.window <= now {
-            *w = Window {
-                started: now,
-                failures: 0,
-            };
+            *w = Window { started: now, failures: 0 };
         }
         w.failures = w.failures.saturating_add(1);
     }
 
     fn clear(&self, key: &K) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 }
 
@@ -156,10 +141,7 @@ mod tests {
         }
         let wait = t.check(Some("bob"), ip).expect("locked");
         assert!(wait <= Duration::from_secs(60));
-        assert!(
-            t.check(Some("alice"), ip).is_none(),
-            "other users are not locked"
-        );
+        assert!(t.check(Some("alice"), ip).is_none(), "other users are not locked");
         t.record_success("bob");
         assert!(t.check(Some("bob"), ip).is_none());
     }
@@ -172,10 +154,7 @@ mod tests {
             t.record_failure(Some(&format!("user{i}")), ip);
         }
         assert!(t.check(Some("fresh"), ip).is_some());
-        assert!(
-            t.check(Some("fresh"), "10.0.0.3".parse().unwrap())
-                .is_none()
-        );
+        assert!(t.check(Some("fresh"), "10.0.0.3".parse().unwrap()).is_none());
     }
 
     #[test]
@@ -185,11 +164,7 @@ mod tests {
         let start = Instant::now();
         table.fail(&"k".to_owned(), &c, start);
         assert!(table.locked_for(&"k".to_owned(), &c, start).is_some());
-        assert!(
-            table
-                .locked_for(&"k".to_owned(), &c, start + c.window)
-                .is_none()
-        );
+        assert!(table.locked_for(&"k".to_owned(), &c, start + c.window).is_none());
     }
 
     #[test]

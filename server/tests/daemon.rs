@@ -20,10 +20,7 @@ impl Drop for Daemon {
 }
 
 /// Starts the daemon and returns it with the address it listens on, read from its log.
-fn start(
-    args: &[&str],
-    home: &std::path::Path,
-) -> (Daemon, String, std::thread::JoinHandle<Vec<String>>) {
+fn start(args: &[&str], home: &std::path::Path) -> (Daemon, String, std::thread::JoinHandle<Vec<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
@@ -37,10 +34,7 @@ fn start(
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
-        let line = lines
-            .next()
-            .expect("daemon exited before listening")
-            .unwrap();
+        let line = lines.next().expect("daemon exited before listening").unwrap();
         if line.contains("listening") {
             break line.rsplit("addr=").next().unwrap().trim().to_owned();
         }
@@ -60,9 +54,7 @@ impl Conn {
     }
     fn send(&mut self, v: Value) {
         let payload = serde_json::to_vec(&v).unwrap();
-        self.0
-            .write_all(&(payload.len() as u32).to_be_bytes())
-            .unwrap();
+        self.0.write_all(&(payload.len() as u32).to_be_bytes()).unwrap();
         self.0.write_all(&payload).unwrap();
     }
     fn recv(&mut self) -> Option<Value> {
@@ -88,9 +80,7 @@ fn wait_exit(daemon: &mut Daemon) -> std::process::ExitStatus {
         match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(status) => status,
             Err(_) => {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
                 panic!("daemon did not exit");
             }
         }
@@ -98,11 +88,7 @@ fn wait_exit(daemon: &mut Daemon) -> std::process::ExitStatus {
 }
 
 fn signal(Daemon(child): &Daemon, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
+    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success();
     assert!(ok);
 }
 
@@ -111,18 +97,13 @@ fn runs_with_no_setup_and_stops_cleanly_on_sigterm() {
     let home = tempfile::tempdir().unwrap();
     let (mut child, addr, log) = start(&[], home.path());
     let mut c = Conn::open(&addr);
-    let r =
-        c.call(json!({"id": 1, "op": "register", "username": "alice", "password": "password one"}));
+    let r = c.call(json!({"id": 1, "op": "register", "username": "alice", "password": "password one"}));
     assert_eq!(r["ok"], true, "{r}");
-    let r =
-        c.call(json!({"id": 2, "op": "login", "username": "alice", "password": "password one"}));
+    let r = c.call(json!({"id": 2, "op": "login", "username": "alice", "password": "password one"}));
     let token = r["token"].as_str().unwrap().to_owned();
 
     signal(&child, "-TERM");
-    assert_eq!(
-        c.recv(),
-        Some(json!({"event": "closing", "reason": "shutdown"}))
-    );
+    assert_eq!(c.recv(), Some(json!({"event": "closing", "reason": "shutdown"})));
     assert_eq!(c.recv(), None, "closed after the notice");
     assert!(wait_exit(&mut child).success(), "exit status 0");
 
@@ -130,10 +111,7 @@ fn runs_with_no_setup_and_stops_cleanly_on_sigterm() {
     let db = home.path().join(".local/share/chat-server/chat.db");
     assert!(db.exists(), "{db:?}");
     let log = log.join().unwrap().join("\n");
-    assert!(
-        !log.contains("password one") && !log.contains(&token),
-        "no secret in the log"
-    );
+    assert!(!log.contains("password one") && !log.contains(&token), "no secret in the log");
 
     // Started again, it finds the account where it left it; SIGINT stops it as well.
     let (mut child, addr, _) = start(&[], home.path());
@@ -146,10 +124,7 @@ fn runs_with_no_setup_and_stops_cleanly_on_sigterm() {
 
 #[test]
 fn help_documents_every_flag_and_its_variable() {
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server")).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for (flag, var) in [
@@ -160,10 +135,7 @@ fn help_documents_every_flag_and_its_variable() {
         ("--max-connections", "CHAT_MAX_CONNECTIONS"),
         ("--log", "CHAT_LOG"),
     ] {
-        assert!(
-            help.contains(flag) && help.contains(var),
-            "{flag} / {var} missing from --help"
-        );
+        assert!(help.contains(flag) && help.contains(var), "{flag} / {var} missing from --help");
     }
 }
 
@@ -171,12 +143,7 @@ fn help_documents_every_flag_and_its_variable() {
 fn bad_settings_are_refused_with_a_clear_error() {
     let home = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args([
-            "--database",
-            "postgres://nowhere/db",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(["--database", "postgres://nowhere/db", "--listen", "127.0.0.1:0"])
         .env("HOME", home.path())
         .output()
         .unwrap();
@@ -184,10 +151,7 @@ fn bad_settings_are_refused_with_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unsupported database URL"), "{err}");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(["--max-frame", "10"])
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server")).args(["--max-frame", "10"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-frame"));
 }

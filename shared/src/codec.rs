@@ -7,9 +7,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
-use tokio_util::codec::{
-    Decoder, LengthDelimitedCodec, length_delimited::LengthDelimitedCodecError,
-};
+use tokio_util::codec::{Decoder, LengthDelimitedCodec, length_delimited::LengthDelimitedCodecError};
 
 /// Bytes of the length header.
 pub const HEADER_LEN: usize = 4;
@@ -49,11 +47,7 @@ impl FrameCodec {
             .length_field_length(HEADER_LEN)
             .max_frame_length(max_frame)
             .new_codec();
-        Self {
-            inner,
-            max_frame,
-            pending_len: None,
-        }
+        Self { inner, max_frame, pending_len: None }
     }
 
     /// The largest payload this codec accepts.
@@ -80,41 +74,30 @@ impl Decoder for FrameCodec {
                 Ok(Some(frame))
             }
             Ok(None) => Ok(None),
-            Err(e) if is_too_large(&e) => Err(FrameError::TooLarge {
-                len: self.pending_len.take().unwrap_or(0),
-                max: self.max_frame,
-            }),
+            Err(e) if is_too_large(&e) => {
+                Err(FrameError::TooLarge { len: self.pending_len.take().unwrap_or(0), max: self.max_frame })
+            }
             Err(e) => Err(FrameError::Io(e)),
         }
     }
 }
 
 fn is_too_large(e: &std::io::Error) -> bool {
-    e.get_ref()
-        .is_some_and(|inner| inner.is::<LengthDelimitedCodecError>())
+    e.get_ref().is_some_and(|inner| inner.is::<LengthDelimitedCodecError>())
 }
 
 /// Serializes `value` as one complete frame (header included), refusing payloads
 /// above `max_frame`. The result can be written as is, or shared by many writers.
-pub fn encode_frame<T: Serialize + ?Sized>(
-    value: &T,
-    max_frame: usize,
-) -> Result<Bytes, FrameError> {
+pub fn encode_frame<T: Serialize + ?Sized>(value: &T, max_frame: usize) -> Result<Bytes, FrameError> {
     let mut buf = BytesMut::with_capacity(128).writer();
     buf.get_mut().put_u32(0);
     serde_json::to_writer(&mut buf, value)?;
     let mut buf = buf.into_inner();
     let len = buf.len() - HEADER_LEN;
     if len > max_frame {
-        return Err(FrameError::TooLarge {
-            len: len as u64,
-            max: max_frame,
-        });
+        return Err(FrameError::TooLarge { len: len as u64, max: max_frame });
     }
-    let header = u32::try_from(len).map_err(|_| FrameError::TooLarge {
-        len: len as u64,
-        max: max_frame,
-    })?;
+    let header = u32::try_from(len).map_err(|_| FrameError::TooLarge { len: len as u64, max: max_frame })?;
     buf[..HEADER_LEN].copy_from_slice(&header.to_be_bytes());
     Ok(buf.freeze())
 }

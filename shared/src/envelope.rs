@@ -20,10 +20,7 @@ pub struct RequestError {
 
 impl RequestError {
     fn new(re: u64, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            re,
-            error: ErrorBody::new(code, message),
-        }
+        Self { re, error: ErrorBody::new(code, message) }
     }
 }
 
@@ -35,18 +32,10 @@ pub fn parse_request(payload: &[u8]) -> Result<(u64, Request), RequestError> {
         return Err(RequestError::new(0, ErrorCode::BadRequest, "empty frame"));
     }
     let value: Value = serde_json::from_slice(payload).map_err(|e| {
-        RequestError::new(
-            0,
-            ErrorCode::BadRequest,
-            format!("payload is not valid JSON: {e}"),
-        )
+        RequestError::new(0, ErrorCode::BadRequest, format!("payload is not valid JSON: {e}"))
     })?;
     let Value::Object(map) = value else {
-        return Err(RequestError::new(
-            0,
-            ErrorCode::BadRequest,
-            "payload is not a JSON object",
-        ));
+        return Err(RequestError::new(0, ErrorCode::BadRequest, "payload is not a JSON object"));
     };
     let id = match map.get("id").and_then(Value::as_u64) {
         Some(id) if (1..=MAX_ID).contains(&id) => id,
@@ -61,20 +50,15 @@ pub fn parse_request(payload: &[u8]) -> Result<(u64, Request), RequestError> {
     let op = match map.get("op") {
         Some(Value::String(op)) => op,
         _ => {
-            return Err(RequestError::new(
-                id,
-                ErrorCode::BadRequest,
-                "`op` must be a string",
-            ));
+            return Err(RequestError::new(id, ErrorCode::BadRequest, "`op` must be a string"));
         }
     };
     if !OP_NAMES.contains(&op.as_str()) {
         let message = format!("unknown op `{}`", truncate(op, 64));
         return Err(RequestError::new(id, ErrorCode::UnknownOp, message));
     }
-    let request = Request::deserialize(Value::Object(map)).map_err(|e| {
-        RequestError::new(id, ErrorCode::BadRequest, format!("invalid fields: {e}"))
-    })?;
+    let request = Request::deserialize(Value::Object(map))
+        .map_err(|e| RequestError::new(id, ErrorCode::BadRequest, format!("invalid fields: {e}")))?;
     Ok((id, request))
 }
 
@@ -104,11 +88,7 @@ pub struct OkReply<'a, T: Serialize> {
 
 impl<'a, T: Serialize> OkReply<'a, T> {
     pub fn new(re: u64, result: &'a T) -> Self {
-        Self {
-            re,
-            ok: true,
-            result,
-        }
+        Self { re, ok: true, result }
     }
 }
 
@@ -122,11 +102,7 @@ pub struct ErrReply<'a> {
 
 impl<'a> ErrReply<'a> {
     pub fn new(re: u64, error: &'a ErrorBody) -> Self {
-        Self {
-            re,
-            ok: false,
-            error,
-        }
+        Self { re, ok: false, error }
     }
 }
 
@@ -134,10 +110,7 @@ impl<'a> ErrReply<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerFrame {
     /// A reply to request `re`: its result fields, or its error.
-    Reply {
-        re: u64,
-        result: Result<Map<String, Value>, ErrorBody>,
-    },
+    Reply { re: u64, result: Result<Map<String, Value>, ErrorBody> },
     /// A pushed event.
     Event(Event),
     /// An event this crate does not know (a newer server); clients ignore it.
@@ -160,25 +133,16 @@ impl ServerFrame {
     pub fn parse(payload: &[u8]) -> Result<Self, ServerFrameError> {
         let mut map: Map<String, Value> = serde_json::from_slice(payload)?;
         if let Some(re) = map.remove("re") {
-            let re = re
-                .as_u64()
-                .ok_or_else(|| ServerFrameError::Reply("`re` is not an integer".into()))?;
+            let re = re.as_u64().ok_or_else(|| ServerFrameError::Reply("`re` is not an integer".into()))?;
             let ok = map.remove("ok").and_then(|v| v.as_bool());
             return match ok {
-                Some(true) => Ok(ServerFrame::Reply {
-                    re,
-                    result: Ok(map),
-                }),
+                Some(true) => Ok(ServerFrame::Reply { re, result: Ok(map) }),
                 Some(false) => {
-                    let error = map
-                        .remove("error")
-                        .ok_or_else(|| ServerFrameError::Reply("no `error`".into()))?;
-                    let error: ErrorBody = serde_json::from_value(error)
-                        .map_err(|e| ServerFrameError::Reply(e.to_string()))?;
-                    Ok(ServerFrame::Reply {
-                        re,
-                        result: Err(error),
-                    })
+                    let error =
+                        map.remove("error").ok_or_else(|| ServerFrameError::Reply("no `error`".into()))?;
+                    let error: ErrorBody =
+                        serde_json::from_value(error).map_err(|e| ServerFrameError::Reply(e.to_string()))?;
+                    Ok(ServerFrame::Reply { re, result: Err(error) })
                 }
                 None => Err(ServerFrameError::Reply("`ok` is not a boolean".into())),
             };

@@ -54,9 +54,7 @@ pub struct ChangePasswordReply {
 
 impl std::fmt::Debug for ChangePasswordReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChangePasswordReply")
-            .field("token", &"<redacted>")
-            .finish()
+        f.debug_struct("ChangePasswordReply").field("token", &"<redacted>").finish()
     }
 }
 

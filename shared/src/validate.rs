@@ -28,10 +28,7 @@ pub fn username(name: &str) -> Result<(), String> {
             USERNAME_CHARS.end()
         ));
     }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
         return Err("username may hold only letters A-Z a-z, digits and _ . -".into());
     }
     Ok(())
@@ -46,9 +43,7 @@ pub fn username_key(name: &str) -> String {
 /// `weak_password`.
 pub fn password_strength(password: &str) -> Result<(), String> {
     if password.chars().count() < PASSWORD_MIN_CHARS {
-        return Err(format!(
-            "password must be at least {PASSWORD_MIN_CHARS} characters"
-        ));
+        return Err(format!("password must be at least {PASSWORD_MIN_CHARS} characters"));
     }
     Ok(())
 }
@@ -56,9 +51,7 @@ pub fn password_strength(password: &str) -> Result<(), String> {
 /// Password size, checked everywhere one is received: the failure is `bad_request`.
 pub fn password_size(password: &str) -> Result<(), String> {
     if password.len() > PASSWORD_MAX_BYTES {
-        return Err(format!(
-            "password must be at most {PASSWORD_MAX_BYTES} bytes"
-        ));
+        return Err(format!("password must be at most {PASSWORD_MAX_BYTES} bytes"));
     }
     Ok(())
 }
@@ -114,15 +107,7 @@ mod tests {
         for ok in ["bob", "Alice_01", "a.b-c", &"x".repeat(32)] {
             assert!(username(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "ab",
-            &"x".repeat(33),
-            "bob smith",
-            "bób",
-            "a/b",
-            "bob\n",
-        ] {
+        for bad in ["", "ab", &"x".repeat(33), "bob smith", "bób", "a/b", "bob\n"] {
             assert!(username(bad).is_err(), "{bad:?}");
         }
         assert_eq!(username_key("BoB"), "bob");

@@ -23,10 +23,7 @@ fn encodes_exact_bytes() {
 #[test]
 fn encoder_refuses_payloads_above_max_frame() {
     let err = encode_frame(&"x".repeat(20), 10).unwrap_err();
-    assert!(
-        matches!(err, FrameError::TooLarge { len: 22, max: 10 }),
-        "{err:?}"
-    );
+    assert!(matches!(err, FrameError::TooLarge { len: 22, max: 10 }), "{err:?}");
     // exactly max_frame is fine
     assert!(encode_frame(&"x".repeat(8), 10).is_ok());
 }
@@ -87,27 +84,12 @@ fn oversized_header_is_refused_before_the_payload_arrives() {
     // Only the header: the payload it announces is never needed to decide.
     let mut buf = BytesMut::from(&1025u32.to_be_bytes()[..]);
     let err = codec.decode(&mut buf).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            FrameError::TooLarge {
-                len: 1025,
-                max: 1024
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, FrameError::TooLarge { len: 1025, max: 1024 }), "{err:?}");
     assert!(buf.capacity() < 1025, "payload space must not be reserved");
 
     let mut codec = FrameCodec::new(1024);
     let mut buf = BytesMut::from(&u32::MAX.to_be_bytes()[..]);
-    assert!(matches!(
-        codec.decode(&mut buf),
-        Err(FrameError::TooLarge {
-            len: 4294967295,
-            ..
-        })
-    ));
+    assert!(matches!(codec.decode(&mut buf), Err(FrameError::TooLarge { len: 4294967295, .. })));
 }
 
 #[test]

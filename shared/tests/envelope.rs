@@ -24,37 +24,19 @@ fn bad_payloads_get_bad_request_with_the_right_re() {
     assert_eq!(err(br#"{"op":"ping"}"#), (0, ErrorCode::BadRequest));
     assert_eq!(err(br#"{"id":0,"op":"ping"}"#), (0, ErrorCode::BadRequest));
     assert_eq!(err(br#"{"id":-1,"op":"ping"}"#), (0, ErrorCode::BadRequest));
-    assert_eq!(
-        err(br#"{"id":1.5,"op":"ping"}"#),
-        (0, ErrorCode::BadRequest)
-    );
-    assert_eq!(
-        err(br#"{"id":"7","op":"ping"}"#),
-        (0, ErrorCode::BadRequest)
-    );
-    assert_eq!(
-        err(br#"{"id":9007199254740992,"op":"ping"}"#),
-        (0, ErrorCode::BadRequest)
-    );
-    assert_eq!(
-        err(br#"{"id":9007199254740991}"#),
-        (9007199254740991, ErrorCode::BadRequest)
-    );
+    assert_eq!(err(br#"{"id":1.5,"op":"ping"}"#), (0, ErrorCode::BadRequest));
+    assert_eq!(err(br#"{"id":"7","op":"ping"}"#), (0, ErrorCode::BadRequest));
+    assert_eq!(err(br#"{"id":9007199254740992,"op":"ping"}"#), (0, ErrorCode::BadRequest));
+    assert_eq!(err(br#"{"id":9007199254740991}"#), (9007199254740991, ErrorCode::BadRequest));
     assert_eq!(err(br#"{"id":5,"op":null}"#), (5, ErrorCode::BadRequest));
     assert_eq!(err(br#"{"id":5,"op":3}"#), (5, ErrorCode::BadRequest));
     assert_eq!(err(br#"{"id":5,"op":"login"}"#), (5, ErrorCode::BadRequest));
-    assert_eq!(
-        err(br#"{"id":5,"op":"login","username":1,"password":"x"}"#),
-        (5, ErrorCode::BadRequest)
-    );
+    assert_eq!(err(br#"{"id":5,"op":"login","username":1,"password":"x"}"#), (5, ErrorCode::BadRequest));
 }
 
 #[test]
 fn unknown_op_is_its_own_code() {
-    assert_eq!(
-        err(br#"{"id":8,"op":"launch_missiles"}"#),
-        (8, ErrorCode::UnknownOp)
-    );
+    assert_eq!(err(br#"{"id":8,"op":"launch_missiles"}"#), (8, ErrorCode::UnknownOp));
     assert_eq!(err(br#"{"id":8,"op":"Ping"}"#), (8, ErrorCode::UnknownOp));
 }
 
@@ -80,53 +62,30 @@ fn unknown_fields_are_ignored() {
 
 #[test]
 fn typed_requests_read_their_fields() {
-    let (_, r) = parse_request(
-        br#"{"id":1,"op":"send","to":{"group":12},"body":"hi","client_msg_id":"c1"}"#,
-    )
-    .unwrap();
+    let (_, r) =
+        parse_request(br#"{"id":1,"op":"send","to":{"group":12},"body":"hi","client_msg_id":"c1"}"#).unwrap();
     let Request::Send(s) = r else { panic!() };
     assert_eq!(s.to, Target::Group(12));
     assert_eq!(s.body, "hi");
     assert_eq!(s.client_msg_id.as_deref(), Some("c1"));
     let (_, r) = parse_request(br#"{"id":1,"op":"sync","with":{"user":"bob"},"after":4}"#).unwrap();
     let Request::Sync(s) = r else { panic!() };
-    assert_eq!(
-        (s.with, s.after, s.limit),
-        (Target::User("bob".into()), 4, None)
-    );
+    assert_eq!((s.with, s.after, s.limit), (Target::User("bob".into()), 4, None));
 }
 
 #[test]
 fn requests_serialize_as_the_contract_shows() {
-    let r: Request = request::Login {
-        username: "alice".into(),
-        password: "secret123".into(),
-        device: None,
-    }
-    .into();
-    let v = serde_json::to_value(OutgoingRequest {
-        id: 17,
-        request: &r,
-    })
-    .unwrap();
-    assert_eq!(
-        v,
-        json!({"id": 17, "op": "login", "username": "alice", "password": "secret123"})
-    );
+    let r: Request =
+        request::Login { username: "alice".into(), password: "secret123".into(), device: None }.into();
+    let v = serde_json::to_value(OutgoingRequest { id: 17, request: &r }).unwrap();
+    assert_eq!(v, json!({"id": 17, "op": "login", "username": "alice", "password": "secret123"}));
 }
 
 #[test]
 fn secrets_are_redacted_from_debug_output() {
-    let r = request::Login {
-        username: "alice".into(),
-        password: "hunter2hunter2".into(),
-        device: None,
-    };
+    let r = request::Login { username: "alice".into(), password: "hunter2hunter2".into(), device: None };
     let shown = format!("{r:?}");
-    assert!(
-        shown.contains("alice") && !shown.contains("hunter2"),
-        "{shown}"
-    );
+    assert!(shown.contains("alice") && !shown.contains("hunter2"), "{shown}");
 }
 
 #[test]
@@ -146,23 +105,14 @@ fn replies_have_exact_bytes() {
 #[test]
 fn server_frames_are_told_apart_by_key() {
     match ServerFrame::parse(br#"{"re":3,"ok":true,"user_id":9}"#).unwrap() {
-        ServerFrame::Reply {
-            re: 3,
-            result: Ok(map),
-        } => assert_eq!(map["user_id"], 9),
+        ServerFrame::Reply { re: 3, result: Ok(map) } => assert_eq!(map["user_id"], 9),
         other => panic!("{other:?}"),
     }
-    match ServerFrame::parse(br#"{"re":4,"ok":false,"error":{"code":"forbidden","message":"no"}}"#)
-        .unwrap()
-    {
-        ServerFrame::Reply {
-            re: 4,
-            result: Err(e),
-        } => assert_eq!(e.code, ErrorCode::Forbidden),
+    match ServerFrame::parse(br#"{"re":4,"ok":false,"error":{"code":"forbidden","message":"no"}}"#).unwrap() {
+        ServerFrame::Reply { re: 4, result: Err(e) } => assert_eq!(e.code, ErrorCode::Forbidden),
         other => panic!("{other:?}"),
     }
-    let ev = ServerFrame::parse(br#"{"event":"presence","user":"bob","user_id":2,"online":true}"#)
-        .unwrap();
+    let ev = ServerFrame::parse(br#"{"event":"presence","user":"bob","user_id":2,"online":true}"#).unwrap();
     assert!(matches!(ev, ServerFrame::Event(Event::Presence(p)) if p.online && p.user == "bob"));
     assert!(matches!(
         ServerFrame::parse(br#"{"event":"from_the_future","x":1}"#).unwrap(),

@@ -76,14 +76,8 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
-                let url = DatabaseUrl::sqlite_file(&dir.path().join("chat.db"))
-                    .as_str()
-                    .to_owned();
-                Some(Self {
-                    url,
-                    mysql: None,
-                    _dir: Some(dir),
-                })
+                let url = DatabaseUrl::sqlite_file(&dir.path().join("chat.db")).as_str().to_owned();
+                Some(Self { url, mysql: None, _dir: Some(dir) })
             }
             Backend::MySql => {
                 let Ok(base) = std::env::var(MYSQL_URL_VAR) else {
@@ -107,11 +101,7 @@ impl TestDb {
                     .unwrap();
                 admin.close().await.unwrap();
                 let url = with_database(&base, &name);
-                Some(Self {
-                    url,
-                    mysql: Some((base, name)),
-                    _dir: None,
-                })
+                Some(Self { url, mysql: Some((base, name)), _dir: None })
             }
         }
     }
@@ -133,9 +123,7 @@ impl TestDb {
 }
 
 async fn admin_connection(base: &str) -> Result<sqlx::mysql::MySqlConnection, sqlx::Error> {
-    base.parse::<sqlx::mysql::MySqlConnectOptions>()?
-        .connect()
-        .await
+    base.parse::<sqlx::mysql::MySqlConnectOptions>()?.connect().await
 }
 
 /// `base` with its database path replaced by `name`.
@@ -145,9 +133,7 @@ fn with_database(base: &str, name: &str) -> String {
         None => (base, None),
     };
     let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
-    let host_end = without_query[scheme_end..]
-        .find('/')
-        .map_or(without_query.len(), |i| scheme_end + i);
+    let host_end = without_query[scheme_end..].find('/').map_or(without_query.len(), |i| scheme_end + i);
     let mut url = format!("{}/{}", &without_query[..host_end], name);
     if let Some(q) = query {
         url.push('?');
@@ -175,35 +161,19 @@ impl TestServer {
     pub async fn start_with(backend: Backend, args: &[&str]) -> Option<Self> {
         let db = TestDb::new(backend).await?;
         let server = Self::start_on(&db.url, args).await;
-        Some(Self {
-            db: Some(db),
-            ..server
-        })
+        Some(Self { db: Some(db), ..server })
     }
 
     /// A server on an existing database (to restart one over the same data).
     pub async fn start_on(url: &str, args: &[&str]) -> Self {
-        let mut argv = vec![
-            "chat-server",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            url,
-            "--log",
-            "warn",
-        ];
+        let mut argv = vec!["chat-server", "--listen", "127.0.0.1:0", "--database", url, "--log", "warn"];
         argv.extend_from_slice(args);
         let config = Config::try_parse_from(argv).unwrap();
         let server = Server::bind(config).await.unwrap();
         let addr = server.local_addr();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(server.serve(shutdown.clone()));
-        Self {
-            addr,
-            db: None,
-            shutdown,
-            task,
-        }
+        Self { addr, db: None, shutdown, task }
     }
 
     /// A new connection through the client library.
@@ -219,13 +189,7 @@ impl TestServer {
     /// Registers `name` (password [`PASSWORD`]) and returns a logged-in connection.
     pub async fn user(&self, name: &str) -> User {
         let conn = self.connect().await;
-        conn.client
-            .call(Register {
-                username: name.into(),
-                password: PASSWORD.into(),
-            })
-            .await
-            .unwrap();
+        conn.client.call(Register { username: name.into(), password: PASSWORD.into() }).await.unwrap();
         self.login(name).await
     }
 
@@ -233,29 +197,16 @@ impl TestServer {
     pub async fn login(&self, name: &str) -> User {
         let Connected { client, events } = self.connect().await;
         let reply = client
-            .call(Login {
-                username: name.into(),
-                password: PASSWORD.into(),
-                device: None,
-            })
+            .call(Login { username: name.into(), password: PASSWORD.into(), device: None })
             .await
             .unwrap();
-        User {
-            client,
-            events,
-            user_id: reply.user_id,
-            username: reply.username,
-            token: reply.token,
-        }
+        User { client, events, user_id: reply.user_id, username: reply.username, token: reply.token }
     }
 
     /// Graceful shutdown, as on SIGTERM; returns once the server has finished.
     pub async fn stop(self) -> Option<TestDb> {
         self.shutdown.cancel();
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("server did not stop")
-            .unwrap();
+        tokio::time::timeout(WAIT, self.task).await.expect("server did not stop").unwrap();
         self.db
     }
 
@@ -282,10 +233,7 @@ impl User {
     /// comes first: the server queues an op's events before its reply, so whatever an
     /// op already answered has caused is in by then.
     pub async fn events_so_far(&mut self) -> Vec<Event> {
-        self.client
-            .call(chat_proto::request::Ping {})
-            .await
-            .unwrap();
+        self.client.call(chat_proto::request::Ping {}).await.unwrap();
         let mut seen = Vec::new();
         while let Ok(e) = self.events.try_recv() {
             seen.push(e);
@@ -305,9 +253,7 @@ impl User {
 /// The error code of a failed call, failing the test when it succeeded.
 pub fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorCode {
     match result {
-        Err(e) => e
-            .code()
-            .unwrap_or_else(|| panic!("not a server error: {e}")),
+        Err(e) => e.code().unwrap_or_else(|| panic!("not a server error: {e}")),
         Ok(v) => panic!("expected an error, got {v:?}"),
     }
 }
@@ -323,10 +269,7 @@ impl Raw {
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.unwrap();
         stream.set_nodelay(true).unwrap();
-        Self {
-            stream,
-            buf: BytesMut::new(),
-        }
+        Self { stream, buf: BytesMut::new() }
     }
 
     /// Writes bytes as they are.
@@ -347,10 +290,7 @@ impl Raw {
     pub async fn call(&mut self, value: &Value) -> Value {
         self.send_json(value).await;
         loop {
-            let frame = self
-                .recv()
-                .await
-                .expect("connection closed before the reply");
+            let frame = self.recv().await.expect("connection closed before the reply");
             if frame.get("re").is_some() {
                 return frame;
             }
@@ -359,16 +299,13 @@ impl Raw {
 
     /// The next frame, or `None` once the server closed the connection.
     pub async fn recv(&mut self) -> Option<Value> {
-        tokio::time::timeout(WAIT, self.recv_inner())
-            .await
-            .expect("no frame in time")
+        tokio::time::timeout(WAIT, self.recv_inner()).await.expect("no frame in time")
     }
 
     async fn recv_inner(&mut self) -> Option<Value> {
         loop {
             if self.buf.len() >= 4 {
-                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])
-                    as usize;
+                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
                 if self.buf.len() >= 4 + len {
                     self.buf.advance(4);
                     let payload = self.buf.split_to(len);

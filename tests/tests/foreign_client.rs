@@ -18,28 +18,14 @@ async fn python_client_from_the_protocol_doc() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad_request"));
 
     let out = tokio::process::Command::new("python3")
-        .args([
-            script,
-            &server.addr.to_string(),
-            "zoe",
-            "a long enough password",
-        ])
+        .args([script, &server.addr.to_string(), "zoe", "a long enough password"])
         .output()
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for step in [
-        "hello: chat-server/",
-        "registered: user_id",
-        "logged in: zoe",
-        "resumed: zoe",
-        "logged out",
-    ] {
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for step in ["hello: chat-server/", "registered: user_id", "logged in: zoe", "resumed: zoe", "logged out"]
+    {
         assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");
     }
     server.finish().await;

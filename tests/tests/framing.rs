@@ -7,9 +7,7 @@ use chat_tests::{Backend, Raw, TestServer, frame, raw_code};
 use serde_json::json;
 
 async fn server() -> TestServer {
-    TestServer::start_with(Backend::Sqlite, &["--max-frame", "4096"])
-        .await
-        .unwrap()
+    TestServer::start_with(Backend::Sqlite, &["--max-frame", "4096"]).await.unwrap()
 }
 
 async fn assert_usable(raw: &mut Raw, id: u64) {
@@ -38,26 +36,14 @@ async fn bad_payloads_get_bad_request_and_the_connection_stays() {
         (b"{\"id\":13,\"op\":null}", 13),
         (b"{\"id\":14,\"op\":[\"ping\"]}", 14),
         (b"{\"id\":15,\"op\":\"register\",\"username\":\"bob\"}", 15),
-        (
-            b"{\"id\":16,\"op\":\"login\",\"username\":42,\"password\":\"x\"}",
-            16,
-        ),
+        (b"{\"id\":16,\"op\":\"login\",\"username\":42,\"password\":\"x\"}", 16),
     ];
     for (payload, re) in cases {
         raw.send(payload).await;
         let reply = raw.recv().await.expect("connection closed");
         assert_eq!(reply["re"], *re, "{}", String::from_utf8_lossy(payload));
-        assert_eq!(
-            raw_code(&reply),
-            "bad_request",
-            "{}",
-            String::from_utf8_lossy(payload)
-        );
-        assert!(
-            reply["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty())
-        );
+        assert_eq!(raw_code(&reply), "bad_request", "{}", String::from_utf8_lossy(payload));
+        assert!(reply["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     assert_usable(&mut raw, 99).await;
     server.finish().await;
@@ -68,10 +54,7 @@ async fn unknown_op_is_answered_before_and_after_login() {
     let server = server().await;
     let mut raw = server.raw().await;
     let reply = raw.call(&json!({"id": 7, "op": "self_destruct"})).await;
-    assert_eq!(
-        (reply["re"].as_u64(), raw_code(&reply)),
-        (Some(7), "unknown_op")
-    );
+    assert_eq!((reply["re"].as_u64(), raw_code(&reply)), (Some(7), "unknown_op"));
     assert_usable(&mut raw, 8).await;
     server.finish().await;
 }
@@ -118,10 +101,7 @@ async fn a_frame_split_into_single_bytes_is_read_whole() {
         raw.write(&[*b]).await;
     }
     let reply = raw.recv().await.unwrap();
-    assert_eq!(
-        (reply["re"].as_u64(), reply["ok"].as_bool()),
-        (Some(41), Some(true))
-    );
+    assert_eq!((reply["re"].as_u64(), reply["ok"].as_bool()), (Some(41), Some(true)));
     assert_eq!(reply["protocol"], 1);
     server.finish().await;
 }
@@ -147,10 +127,7 @@ async fn many_frames_in_one_write_get_every_reply_in_order() {
     for id in 1..=201u64 {
         let reply = raw.recv().await.unwrap();
         if id % 10 == 0 && id <= 200 {
-            assert_eq!(
-                (reply["re"].as_u64(), raw_code(&reply)),
-                (Some(0), "bad_request")
-            );
+            assert_eq!((reply["re"].as_u64(), raw_code(&reply)), (Some(0), "bad_request"));
         } else {
             assert_eq!(reply, json!({"re": id, "ok": true}));
         }
@@ -175,11 +152,7 @@ async fn garbage_from_one_connection_never_disturbs_another() {
     let _ = noisy.stream.try_write(&garbage);
     noisy.until_closed().await;
     // The server still serves its logged-in user, and new connections.
-    alice
-        .client
-        .call(chat_proto::request::Ping {})
-        .await
-        .unwrap();
+    alice.client.call(chat_proto::request::Ping {}).await.unwrap();
     let mut fresh = server.raw().await;
     assert_usable(&mut fresh, 5).await;
     server.finish().await;

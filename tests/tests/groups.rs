@@ -7,8 +7,8 @@ use chat_proto::ErrorCode;
 use chat_proto::event::{self, Event};
 use chat_proto::model::{LeaveReason, Role};
 use chat_proto::request::{
-    DeleteAccount, GroupCreate, GroupDissolve, GroupInfo, GroupJoin, GroupKick, GroupLeave, GroupList, GroupMembers,
-    GroupRequests, GroupRespond, GroupSearch, GroupSetRole,
+    DeleteAccount, GroupCreate, GroupDissolve, GroupInfo, GroupJoin, GroupKick, GroupLeave, GroupList,
+    GroupMembers, GroupRequests, GroupRespond, GroupSearch, GroupSetRole,
 };
 use chat_tests::{Backend, PASSWORD, TestServer, User, backend_tests, code};
 
@@ -24,7 +24,11 @@ backend_tests!(
 );
 
 async fn create(u: &User, name: &str) -> u64 {
-    u.client.call(GroupCreate { name: name.into(), description: Some(format!("about {name}")) }).await.unwrap().group_id
+    u.client
+        .call(GroupCreate { name: name.into(), description: Some(format!("about {name}")) })
+        .await
+        .unwrap()
+        .group_id
 }
 
 /// Adds `user` to the group through a request the owner accepts; consumes events.
@@ -41,20 +45,36 @@ async fn members(u: &User, group_id: u64) -> Vec<(String, Role, bool)> {
 }
 
 fn joined(group_id: u64, u: &User) -> Event {
-    Event::GroupMemberJoined(event::GroupMemberJoined { group_id, user: u.username.clone(), user_id: u.user_id })
+    Event::GroupMemberJoined(event::GroupMemberJoined {
+        group_id,
+        user: u.username.clone(),
+        user_id: u.user_id,
+    })
 }
 
 fn left(group_id: u64, u: &User, reason: LeaveReason) -> Event {
-    Event::GroupMemberLeft(event::GroupMemberLeft { group_id, user: u.username.clone(), user_id: u.user_id, reason })
+    Event::GroupMemberLeft(event::GroupMemberLeft {
+        group_id,
+        user: u.username.clone(),
+        user_id: u.user_id,
+        reason,
+    })
 }
 
 async fn create_info_list_and_search(b: Backend) {
-    let Some(server) = TestServer::start(b).await else { return };
+    let Some(server) = TestServer::start(b).await else {
+        return;
+    };
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let rust = create(&alice, "Rust Lovers").await;
     let cjk = create(&bob, "中文 Rust 群").await;
-    let pct = bob.client.call(GroupCreate { name: "100% rust_fans".into(), description: None }).await.unwrap().group_id;
+    let pct = bob
+        .client
+        .call(GroupCreate { name: "100% rust_fans".into(), description: None })
+        .await
+        .unwrap()
+        .group_id;
 
     let info = bob.client.call(GroupInfo { group_id: rust }).await.unwrap();
     assert_eq!((info.name.as_str(), info.description.as_str()), ("Rust Lovers", "about Rust Lovers"));
@@ -66,7 +86,8 @@ async fn create_info_list_and_search(b: Backend) {
     assert_eq!((mine[0].group_id, mine[0].role), (rust, Role::Owner));
 
     let search = |q: &str| GroupSearch { query: q.into() };
-    let found: Vec<u64> = bob.client.call(search("RUST")).await.unwrap().groups.iter().map(|g| g.group_id).collect();
+    let found: Vec<u64> =
+        bob.client.call(search("RUST")).await.unwrap().groups.iter().map(|g| g.group_id).collect();
     assert_eq!(found.len(), 3);
     assert!(found.contains(&rust) && found.contains(&cjk) && found.contains(&pct));
     let by = |q: &'static str| {
@@ -88,7 +109,9 @@ async fn create_info_list_and_search(b: Backend) {
 }
 
 async fn join_by_approval(b: Backend) {
-    let Some(server) = TestServer::start(b).await else { return };
+    let Some(server) = TestServer::start(b).await else {
+        return;
+    };
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let g = create(&alice, "club").await;
@@ -104,7 +127,10 @@ async fn join_by_approval(b: Backend) {
     assert_eq!(alice.events_so_far().await, vec![Event::GroupJoinRequest(request)]);
     let pending = alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests;
     assert_eq!(pending.len(), 1);
-    assert_eq!((pending[0].request_id, pending[0].user.as_str(), pending[0].note.as_str()), (r.request_id, "bob", "let me in"));
+    assert_eq!(
+        (pending[0].request_id, pending[0].user.as_str(), pending[0].note.as_str()),
+        (r.request_id, "bob", "let me in")
+    );
     assert_eq!(code(bob.client.call(GroupMembers { group_id: g }).await), ErrorCode::NotMember, "not yet");
 
     alice.client.call(GroupRespond { request_id: r.request_id, accept: true }).await.unwrap();
@@ -112,7 +138,10 @@ async fn join_by_approval(b: Backend) {
     assert_eq!(bob.events_so_far().await, vec![Event::GroupJoinResponse(response), joined(g, &bob)]);
     assert_eq!(alice.events_so_far().await, vec![joined(g, &bob)]);
 
-    assert_eq!(members(&bob, g).await, vec![("alice".into(), Role::Owner, true), ("bob".into(), Role::Member, true)]);
+    assert_eq!(
+        members(&bob, g).await,
+        vec![("alice".into(), Role::Owner, true), ("bob".into(), Role::Member, true)]
+    );
     assert_eq!(bob.client.call(GroupInfo { group_id: g }).await.unwrap().member_count, 2);
     assert!(alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests.is_empty());
     assert_eq!(code(bob.client.call(GroupJoin { group_id: g, note: None }).await), ErrorCode::Conflict);
@@ -124,7 +153,9 @@ async fn join_by_approval(b: Backend) {
 }
 
 async fn rejection_and_repeated_requests(b: Backend) {
-    let Some(server) = TestServer::start(b).await else { return };
+    let Some(server) = TestServer::start(b).await else {
+        return;
+    };
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let g = create(&alice, "club").await;
@@ -144,7 +175,9 @@ async fn rejection_and_repeated_requests(b: Backend) {
 }
 
 async fn roles_decide_who_may_do_what(b: Backend) {
-    let Some(server) = TestServer::start(b).await else { return };
+    let Some(server) = TestServer::start(b).await else {
+        return;
+    };
     let mut owner = server.user("olga").await;
     let mut admin = server.user("adam").await;
     let mut m1 = server.user("mia").await;
@@ -201,13 +234,19 @@ async fn roles_decide_who_may_do_what(b: Backend) {
     owner.client.call(set("adam", Role::Member)).await.unwrap();
     assert_eq!(
         members(&m1, g).await,
-        vec![("olga".into(), Role::Owner, true), ("adam".into(), Role::Member, true), ("mia".into(), Role::Member, true)]
+        vec![
+            ("olga".into(), Role::Owner, true),
+            ("adam".into(), Role::Member, true),
+            ("mia".into(), Role::Member, true)
+        ]
     );
     server.finish().await;
 }
 
 async fn leaving_and_dissolving(b: Backend) {
-    let Some(server) = TestServer::start(b).await else { return };
+    let Some(server) = TestServer::start(b).await else {
+        return;
+    };
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let mut carol = server.user("carol").await;
@@ -216,7 +255,11 @@ async fn leaving_and_dissolving(b: Backend) {
     add(&mut alice, &mut carol, g).await;
     bob.events_so_far().await;
 
-    assert_eq!(code(alice.client.call(GroupLeave { group_id: g }).await), ErrorCode::Forbidden, "owner dissolves");
+    assert_eq!(
+        code(alice.client.call(GroupLeave { group_id: g }).await),
+        ErrorCode::Forbidden,
+        "owner dissolves"
+    );
     bob.client.call(GroupLeave { group_id: g }).await.unwrap();
     let gone = left(g, &bob, LeaveReason::Left);
     for u in [&mut alice, &mut bob, &mut carol] {
@@ -243,7 +286,9 @@ async fn leaving_and_dissolving(b: Backend) {
 }
 
 async fn a_full_group_refuses_more(b: Backend) {
-    let Some(server) = TestServer::start_with(b, &["--max-group-members", "2"]).await else { return };
+    let Some(server) = TestServer::start_with(b, &["--max-group-members", "2"]).await else {
+        return;
+    };
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let carol = server.user("carol").await;
@@ -253,14 +298,20 @@ async fn a_full_group_refuses_more(b: Backend) {
     let full = alice.client.call(GroupRespond { request_id: rc.request_id, accept: true }).await;
     assert_eq!(code(full), ErrorCode::Conflict);
     assert_eq!(alice.client.call(GroupInfo { group_id: g }).await.unwrap().member_count, 2);
-    assert_eq!(alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests.len(), 1, "still pending");
+    assert_eq!(
+        alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests.len(),
+        1,
+        "still pending"
+    );
     // Rejecting is always possible.
     alice.client.call(GroupRespond { request_id: rc.request_id, accept: false }).await.unwrap();
     server.finish().await;
 }
 
 async fn join_requests_wait_for_an_offline_owner(b: Backend) {
-    let Some(server) = TestServer::start(b).await else { return };
+    let Some(server) = TestServer::start(b).await else {
+        return;
+    };
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let g = create(&alice, "club").await;
@@ -274,7 +325,9 @@ async fn join_requests_wait_for_an_offline_owner(b: Backend) {
 }
 
 async fn deleting_an_account_dissolves_and_leaves(b: Backend) {
-    let Some(server) = TestServer::start(b).await else { return };
+    let Some(server) = TestServer::start(b).await else {
+        return;
+    };
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let mut carol = server.user("carol").await;

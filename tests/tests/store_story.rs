@@ -3,21 +3,18 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use chat_server::store::{NewSession, StoreError};
+use chat_proto::model::Role;
+use chat_server::store::{
+    DeletedAccount, FriendRequestOutcome as F, JoinOutcome, NewSession, RespondOutcome, StoreError, UserRef,
+};
 use chat_tests::{Backend, TestDb, backend_tests};
 
-backend_tests!(accounts_and_sessions_story);
+backend_tests!(accounts_and_sessions_story, friends_and_groups_story);
 
 const DAY: i64 = 86_400_000;
 
 fn session<'a>(user_id: u64, token_hash: &'a str, now: i64) -> NewSession<'a> {
-    NewSession {
-        user_id,
-        token_hash,
-        device: "phone",
-        now,
-        expires_at: now + DAY,
-    }
+    NewSession { user_id, token_hash, device: "phone", now, expires_at: now + DAY }
 }
 
 async fn accounts_and_sessions_story(b: Backend) {
@@ -28,156 +25,215 @@ async fn accounts_and_sessions_story(b: Backend) {
     let now = 1_763_800_000_000;
 
     // Accounts: ids from 1, names unique case-insensitively and kept as typed.
-    let alice = store
-        .create_user("Alice", "$argon2id$hash-a", now)
-        .await
-        .unwrap();
-    let bob = store
-        .create_user("bob", "$argon2id$hash-b", now)
-        .await
-        .unwrap();
+    let alice = store.create_user("Alice", "$argon2id$hash-a", now).await.unwrap();
+    let bob = store.create_user("bob", "$argon2id$hash-b", now).await.unwrap();
     assert!(alice >= 1 && bob > alice);
-    assert!(matches!(
-        store.create_user("ALICE", "x", now).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(matches!(store.create_user("ALICE", "x", now).await, Err(StoreError::Conflict)));
     let found = store.user_by_name("aLiCe").await.unwrap().unwrap();
     assert_eq!(
-        (
-            found.id,
-            found.username.as_str(),
-            found.password_hash.as_str()
-        ),
+        (found.id, found.username.as_str(), found.password_hash.as_str()),
         (alice, "Alice", "$argon2id$hash-a")
     );
-    assert_eq!(
-        store.user_by_id(bob).await.unwrap().unwrap().username,
-        "bob"
-    );
+    assert_eq!(store.user_by_id(bob).await.unwrap().unwrap().username, "bob");
     assert!(store.user_by_name("carol").await.unwrap().is_none());
     // Values that look like SQL are only data.
-    let tricky = store
-        .create_user("x'); DROP TABLE users;--", "h", now)
-        .await
-        .unwrap();
-    assert_eq!(
-        store.user_by_id(tricky).await.unwrap().unwrap().username,
-        "x'); DROP TABLE users;--"
-    );
+    let tricky = store.create_user("x'); DROP TABLE users;--", "h", now).await.unwrap();
+    assert_eq!(store.user_by_id(tricky).await.unwrap().unwrap().username, "x'); DROP TABLE users;--");
 
     // Sessions: found by token hash while unexpired; each resume pushes the expiry.
-    let s1 = store
-        .create_session(session(alice, "aa", now))
-        .await
-        .unwrap();
-    let s2 = store
-        .create_session(session(alice, "bb", now))
-        .await
-        .unwrap();
+    let s1 = store.create_session(session(alice, "aa", now)).await.unwrap();
+    let s2 = store.create_session(session(alice, "bb", now)).await.unwrap();
     let s3 = store.create_session(session(bob, "cc", now)).await.unwrap();
     assert!(s1 != s2 && s2 != s3);
-    let (sid, user) = store
-        .resume_session("aa", now + 1, now + 2 * DAY)
-        .await
-        .unwrap()
-        .unwrap();
+    let (sid, user) = store.resume_session("aa", now + 1, now + 2 * DAY).await.unwrap().unwrap();
     assert_eq!((sid, user.id), (s1, alice));
     assert!(
-        store
-            .resume_session("aa", now + DAY + 1, now + 3 * DAY)
-            .await
-            .unwrap()
-            .is_some(),
+        store.resume_session("aa", now + DAY + 1, now + 3 * DAY).await.unwrap().is_some(),
         "expiry was pushed"
     );
-    assert!(
-        store
-            .resume_session("bb", now + DAY, now + 2 * DAY)
-            .await
-            .unwrap()
-            .is_none(),
-        "expired"
-    );
-    assert!(
-        store
-            .resume_session("zz", now, now + DAY)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(matches!(
-        store.create_session(session(bob, "cc", now)).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(store.resume_session("bb", now + DAY, now + 2 * DAY).await.unwrap().is_none(), "expired");
+    assert!(store.resume_session("zz", now, now + DAY).await.unwrap().is_none());
+    assert!(matches!(store.create_session(session(bob, "cc", now)).await, Err(StoreError::Conflict)));
 
     // Pruning drops expired sessions only.
-    assert_eq!(
-        store.prune_sessions(now + DAY).await.unwrap(),
-        2,
-        "bb and cc"
-    );
-    assert!(
-        store
-            .resume_session("aa", now + DAY + 2, now + 3 * DAY)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert_eq!(store.prune_sessions(now + DAY).await.unwrap(), 2, "bb and cc");
+    assert!(store.resume_session("aa", now + DAY + 2, now + 3 * DAY).await.unwrap().is_some());
 
     // A password change revokes every session and opens exactly one new one.
-    let fresh = store
-        .replace_password(alice, "$argon2id$hash-a2", session(alice, "dd", now))
-        .await
-        .unwrap();
-    assert!(
-        store
-            .resume_session("aa", now, now + DAY)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let (sid, user) = store
-        .resume_session("dd", now, now + DAY)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (sid, user.password_hash.as_str()),
-        (fresh, "$argon2id$hash-a2")
-    );
+    let fresh = store.replace_password(alice, "$argon2id$hash-a2", session(alice, "dd", now)).await.unwrap();
+    assert!(store.resume_session("aa", now, now + DAY).await.unwrap().is_none());
+    let (sid, user) = store.resume_session("dd", now, now + DAY).await.unwrap().unwrap();
+    assert_eq!((sid, user.password_hash.as_str()), (fresh, "$argon2id$hash-a2"));
 
     // Logout deletes one session.
     store.delete_session(fresh).await.unwrap();
-    assert!(
-        store
-            .resume_session("dd", now, now + DAY)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.resume_session("dd", now, now + DAY).await.unwrap().is_none());
 
     // Deleting an account takes its sessions and frees its name; ids are not reused.
     store.create_session(session(bob, "ee", now)).await.unwrap();
-    assert!(store.delete_user(bob).await.unwrap());
-    assert!(!store.delete_user(bob).await.unwrap());
+    assert!(store.delete_user(bob).await.unwrap().is_some());
+    assert!(store.delete_user(bob).await.unwrap().is_none());
     assert!(store.user_by_name("bob").await.unwrap().is_none());
-    assert!(
-        store
-            .resume_session("ee", now, now + DAY)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.resume_session("ee", now, now + DAY).await.unwrap().is_none());
     let bob2 = store.create_user("Bob", "h", now).await.unwrap();
     assert!(bob2 > tricky, "a new account gets a new id");
 
     // Reopening applies no migration twice and keeps the data.
     store.close().await;
     let store = db.open_store().await;
+    assert_eq!(store.user_by_name("alice").await.unwrap().unwrap().id, alice);
+    store.close().await;
+    db.cleanup().await;
+}
+
+async fn friends_and_groups_story(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let store = db.open_store().await;
+    let now = 1_763_800_000_000;
+    let mut ids = Vec::new();
+    for name in ["ann", "ben", "cat", "dan", "eve"] {
+        ids.push(store.create_user(name, "h", now).await.unwrap());
+    }
+    let [ann, ben, cat, dan, eve] = ids[..] else { unreachable!() };
+    let user = |id, name: &str| UserRef { id, username: name.into() };
+
+    // Friend requests: new, repeated, crossing, already friends.
+    let F::Created { request_id: r1 } = store.friend_request(ann, ben, "hi", now).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(
-        store.user_by_name("alice").await.unwrap().unwrap().id,
-        alice
+        store.friend_request(ann, ben, "again", now).await.unwrap(),
+        F::AlreadyPending { request_id: r1 }
     );
+    let (incoming, outgoing) = store.friend_requests(ben).await.unwrap();
+    assert_eq!((incoming.len(), outgoing.len()), (1, 0));
+    assert_eq!((incoming[0].other.clone(), incoming[0].note.as_str()), (user(ann, "ann"), "hi"));
+    assert_eq!(store.friend_request(ben, ann, "", now).await.unwrap(), F::Accepted { request_id: r1 });
+    assert_eq!(store.friend_request(ann, ben, "", now).await.unwrap(), F::AlreadyFriends);
+    assert!(store.friend_requests(ben).await.unwrap().0.is_empty());
+
+    // Responding: only the addressee, only once.
+    let F::Created { request_id: r2 } = store.friend_request(cat, ann, "", now).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(store.friend_respond(r2, cat, true, now).await.unwrap(), None, "not addressed to cat");
+    assert_eq!(store.friend_respond(r2, ann, true, now).await.unwrap(), Some(user(cat, "cat")));
+    assert_eq!(store.friend_respond(r2, ann, true, now).await.unwrap(), None);
+    let names = |rows: Vec<chat_server::store::FriendRow>| {
+        rows.into_iter().map(|f| f.user.username).collect::<Vec<_>>()
+    };
+    assert_eq!(names(store.friend_list(ann).await.unwrap()), ["ben", "cat"]);
+
+    // Blocks: flags both ways, audience, pending requests dropped, requests refused.
+    let F::Created { .. } = store.friend_request(dan, ann, "", now).await.unwrap() else { panic!() };
+    store.block(ann, dan, now).await.unwrap();
+    store.block(ann, dan, now).await.unwrap();
+    assert!(store.friend_requests(ann).await.unwrap().0.is_empty());
+    assert_eq!(store.friend_request(dan, ann, "", now).await.unwrap(), F::Blocked);
+    assert_eq!(store.friend_request(ann, dan, "", now).await.unwrap(), F::Blocked);
+    store.block(cat, ann, now).await.unwrap();
+    let list = store.friend_list(ann).await.unwrap();
+    assert_eq!((list[1].blocked_by_me, list[1].blocks_me), (false, true), "cat blocks ann");
+    assert_eq!(store.presence_audience(ann).await.unwrap(), vec![ben]);
+    assert!(store.unblock(cat, ann).await.unwrap());
+    assert!(!store.unblock(cat, ann).await.unwrap());
+    let mut audience = store.presence_audience(ann).await.unwrap();
+    audience.sort();
+    assert_eq!(audience, vec![ben, cat]);
+    assert!(store.friend_remove(ann, cat).await.unwrap());
+    assert!(!store.friend_remove(cat, ann).await.unwrap());
+
+    // Groups: create, join, the size limit, roles, removal, search.
+    let g = store.group_create(ann, "Book Club", "books", now).await.unwrap();
+    let rec = store.group(g).await.unwrap().unwrap();
+    assert_eq!((rec.name.as_str(), rec.owner.clone(), rec.member_count), ("Book Club", user(ann, "ann"), 1));
+    let JoinOutcome::Pending { request_id: j1, new: true } =
+        store.group_join(g, ben, "me", now).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        store.group_join(g, ben, "", now).await.unwrap(),
+        JoinOutcome::Pending { request_id: j1, new: false }
+    );
+    assert_eq!(store.group_join(g, ann, "", now).await.unwrap(), JoinOutcome::AlreadyMember);
+    assert_eq!(store.group_join(999_999, ann, "", now).await.unwrap(), JoinOutcome::NoGroup);
+    let JoinOutcome::Pending { request_id: j2, .. } = store.group_join(g, cat, "", now).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(store.join_requests(g).await.unwrap().len(), 2);
+    let RespondOutcome::Done(req) = store.group_respond(j1, true, 2, now).await.unwrap() else { panic!() };
+    assert_eq!((req.user, req.note.as_str()), (user(ben, "ben"), "me"));
+    assert_eq!(store.group_respond(j2, true, 2, now).await.unwrap(), RespondOutcome::Full);
+    assert_eq!(store.join_requests(g).await.unwrap().len(), 1, "a full group keeps the request");
+    assert!(matches!(store.group_respond(j2, true, 3, now).await.unwrap(), RespondOutcome::Done(_)));
+    assert_eq!(store.group_respond(j2, true, 3, now).await.unwrap(), RespondOutcome::NotFound);
+    assert_eq!(store.group(g).await.unwrap().unwrap().member_count, 3);
+    assert!(store.group_set_role(g, ben, Role::Admin).await.unwrap());
+    assert!(!store.group_set_role(g, ann, Role::Admin).await.unwrap(), "the owner's role is fixed");
+    assert!(!store.group_set_role(g, dan, Role::Admin).await.unwrap(), "not a member");
+    let roles: Vec<_> =
+        store.group_members(g).await.unwrap().into_iter().map(|m| (m.user.username, m.role)).collect();
+    assert_eq!(
+        roles,
+        [("ann".into(), Role::Owner), ("ben".into(), Role::Admin), ("cat".into(), Role::Member)]
+    );
+    let mut managers = store.group_managers(g).await.unwrap();
+    managers.sort();
+    assert_eq!(managers, vec![ann, ben]);
+    assert!(!store.group_remove_member(g, ann).await.unwrap(), "the owner cannot be removed");
+    assert!(store.group_remove_member(g, cat).await.unwrap());
+    assert!(!store.group_remove_member(g, cat).await.unwrap());
+    assert_eq!(store.group(g).await.unwrap().unwrap().member_count, 2);
+    assert_eq!(store.member_role(g, cat).await.unwrap(), None);
+    let other = store.group_create(eve, "book swap", "", now).await.unwrap();
+    let JoinOutcome::Pending { request_id: j3, .. } = store.group_join(other, ann, "", now).await.unwrap()
+    else {
+        panic!()
+    };
+    store.group_respond(j3, true, 10, now).await.unwrap();
+    let JoinOutcome::Pending { request_id: j4, .. } = store.group_join(other, ben, "", now).await.unwrap()
+    else {
+        panic!()
+    };
+    store.group_respond(j4, true, 10, now).await.unwrap();
+    let found: Vec<_> = store.group_search("BOOK", 50).await.unwrap().into_iter().map(|g| g.id).collect();
+    assert_eq!(found, vec![g, other]);
+    let of_ann: Vec<_> = store.groups_of(ann).await.unwrap().into_iter().map(|(g, r)| (g.id, r)).collect();
+    assert_eq!(of_ann, vec![(g, Role::Owner), (other, Role::Member)]);
+
+    // Deleting ann: her group is dissolved, she leaves eve's, her friend ben is told.
+    let gone = store.delete_user(ann).await.unwrap().unwrap();
+    let mut dissolved_members = gone.dissolved[0].1.clone();
+    dissolved_members.sort();
+    let mut left_members = gone.left[0].1.clone();
+    left_members.sort();
+    assert_eq!(
+        DeletedAccount {
+            friends: gone.friends.clone(),
+            dissolved: vec![(g, dissolved_members)],
+            left: vec![(other, left_members)]
+        },
+        DeletedAccount {
+            friends: vec![ben],
+            dissolved: vec![(g, vec![ann, ben])],
+            left: vec![(other, vec![ben, eve])]
+        }
+    );
+    assert!(store.group(g).await.unwrap().is_none());
+    assert_eq!(store.group(other).await.unwrap().unwrap().member_count, 2);
+    assert!(store.friend_list(ben).await.unwrap().is_empty());
+
+    // Dissolving returns the former members and leaves nothing behind.
+    let JoinOutcome::Pending { .. } = store.group_join(other, dan, "", now).await.unwrap() else { panic!() };
+    let mut former = store.group_dissolve(other).await.unwrap();
+    former.sort();
+    assert_eq!(former, vec![ben, eve]);
+    assert!(store.group(other).await.unwrap().is_none());
+    assert!(store.groups_of(ben).await.unwrap().is_empty());
+    assert!(store.group_dissolve(other).await.unwrap().is_empty());
     store.close().await;
     db.cleanup().await;
 }

@@ -111,9 +111,7 @@ impl Client {
         addr: impl ToSocketAddrs,
         timeout: Duration,
     ) -> Result<Connected, ClientError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(ClientError::Connect)?;
+        let stream = TcpStream::connect(addr).await.map_err(ClientError::Connect)?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
         let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
@@ -128,35 +126,20 @@ impl Client {
         tokio::spawn(write_loop(wr, outbox_rx, inner.closed.clone()));
         tokio::spawn(read_loop(rd, inner.clone(), events_tx));
         let owner = Arc::new(Owner(inner.closed.clone()));
-        Ok(Connected {
-            client: Client {
-                inner,
-                _owner: owner,
-            },
-            events,
-        })
+        Ok(Connected { client: Client { inner, _owner: owner }, events })
     }
 
     /// Sends one request and waits for its reply.
     pub async fn call<C: Call>(&self, request: C) -> Result<C::Reply, ClientError> {
         let fields = self.call_raw(request.into()).await?;
-        result_as(fields).map_err(|e| ClientError::Protocol {
-            op: C::OP,
-            detail: e.to_string(),
-        })
+        result_as(fields).map_err(|e| ClientError::Protocol { op: C::OP, detail: e.to_string() })
     }
 
     /// Sends one request and returns its reply's result fields.
     pub async fn call_raw(&self, request: Request) -> Result<Map<String, Value>, ClientError> {
         let op = request.op();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = encode_frame(
-            &OutgoingRequest {
-                id,
-                request: &request,
-            },
-            CLIENT_MAX_FRAME,
-        )?;
+        let frame = encode_frame(&OutgoingRequest { id, request: &request }, CLIENT_MAX_FRAME)?;
         let (tx, rx) = oneshot::channel();
         // Registered before it is written, so the reply cannot arrive unclaimed.
         self.inner.pending().insert(id, tx);
@@ -170,10 +153,7 @@ impl Client {
             Ok(Err(_)) => Err(ClientError::Disconnected),
             Err(_) => {
                 self.inner.pending().remove(&id);
-                Err(ClientError::Timeout {
-                    op,
-                    timeout: self.inner.timeout,
-                })
+                Err(ClientError::Timeout { op, timeout: self.inner.timeout })
             }
         }
     }
@@ -194,11 +174,7 @@ impl Client {
     }
 }
 
-async fn write_loop(
-    mut wr: OwnedWriteHalf,
-    mut outbox: mpsc::Receiver<Bytes>,
-    closed: CancellationToken,
-) {
+async fn write_loop(mut wr: OwnedWriteHalf, mut outbox: mpsc::Receiver<Bytes>, closed: CancellationToken) {
     loop {
         let frame = tokio::select! {
             _ = closed.cancelled() => break,

@@ -15,10 +15,7 @@ pub struct OpError {
 
 impl OpError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

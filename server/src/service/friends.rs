@@ -17,51 +17,29 @@ use crate::store::FriendRequestOutcome;
 /// revealed as such.
 pub const REQUEST_REFUSED: &str = "you cannot send a friend request to this user";
 
-pub async fn friend_request(
-    conn: &Connection,
-    r: FriendRequest,
-) -> Result<FriendRequestReply, OpError> {
+pub async fn friend_request(conn: &Connection, r: FriendRequest) -> Result<FriendRequestReply, OpError> {
     let me = conn.me()?;
     let note = r.note.unwrap_or_default();
     validate::note(&note).map_err(OpError::bad_request)?;
     let state = &conn.state;
     let target = find_user(state, &r.user).await?;
     if target.id == me.user_id {
-        return Err(OpError::new(
-            ErrorCode::Conflict,
-            "you cannot befriend yourself",
-        ));
+        return Err(OpError::new(ErrorCode::Conflict, "you cannot befriend yourself"));
     }
-    match state
-        .store
-        .friend_request(me.user_id, target.id, &note, now_ms())
-        .await?
-    {
+    match state.store.friend_request(me.user_id, target.id, &note, now_ms()).await? {
         FriendRequestOutcome::Created { request_id } => {
-            let event = FriendRequestEvent {
-                request_id,
-                from: me.username.clone(),
-                from_id: me.user_id,
-                note,
-            };
+            let event =
+                FriendRequestEvent { request_id, from: me.username.clone(), from_id: me.user_id, note };
             state.notify([target.id], event);
-            Ok(FriendRequestReply {
-                request_id,
-                accepted: false,
-            })
+            Ok(FriendRequestReply { request_id, accepted: false })
         }
-        FriendRequestOutcome::AlreadyPending { request_id } => Ok(FriendRequestReply {
-            request_id,
-            accepted: false,
-        }),
+        FriendRequestOutcome::AlreadyPending { request_id } => {
+            Ok(FriendRequestReply { request_id, accepted: false })
+        }
         FriendRequestOutcome::Accepted { request_id } => {
             // Their request to me is the one accepted: both hear so.
-            let to_them = FriendResponse {
-                request_id,
-                user: me.username.clone(),
-                user_id: me.user_id,
-                accepted: true,
-            };
+            let to_them =
+                FriendResponse { request_id, user: me.username.clone(), user_id: me.user_id, accepted: true };
             state.notify([target.id], to_them);
             let to_me = FriendResponse {
                 request_id,
@@ -70,20 +48,12 @@ pub async fn friend_request(
                 accepted: true,
             };
             state.notify([me.user_id], to_me);
-            presence::introduce(
-                state,
-                (me.user_id, &me.username),
-                (target.id, &target.username),
-            );
-            Ok(FriendRequestReply {
-                request_id,
-                accepted: true,
-            })
+            presence::introduce(state, (me.user_id, &me.username), (target.id, &target.username));
+            Ok(FriendRequestReply { request_id, accepted: true })
         }
-        FriendRequestOutcome::AlreadyFriends => Err(OpError::new(
-            ErrorCode::Conflict,
-            format!("you and {} are already friends", target.username),
-        )),
+        FriendRequestOutcome::AlreadyFriends => {
+            Err(OpError::new(ErrorCode::Conflict, format!("you and {} are already friends", target.username)))
+        }
         FriendRequestOutcome::Blocked => Err(OpError::new(ErrorCode::Forbidden, REQUEST_REFUSED)),
     }
 }
@@ -91,10 +61,7 @@ pub async fn friend_request(
 pub async fn friend_respond(conn: &Connection, r: FriendRespond) -> Result<Empty, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
-    let Some(requester) = state
-        .store
-        .friend_respond(r.request_id, me.user_id, r.accept, now_ms())
-        .await?
+    let Some(requester) = state.store.friend_respond(r.request_id, me.user_id, r.accept, now_ms()).await?
     else {
         return Err(OpError::new(
             ErrorCode::NotFound,
@@ -109,11 +76,7 @@ pub async fn friend_respond(conn: &Connection, r: FriendRespond) -> Result<Empty
     };
     state.notify([requester.id], event);
     if r.accept {
-        presence::introduce(
-            state,
-            (me.user_id, &me.username),
-            (requester.id, &requester.username),
-        );
+        presence::introduce(state, (me.user_id, &me.username), (requester.id, &requester.username));
     }
     Ok(Empty {})
 }
@@ -123,18 +86,9 @@ pub async fn friend_remove(conn: &Connection, r: FriendRemove) -> Result<Empty, 
     let state = &conn.state;
     let friend = find_user(state, &r.user).await?;
     if !state.store.friend_remove(me.user_id, friend.id).await? {
-        return Err(OpError::new(
-            ErrorCode::NotFound,
-            format!("{} is not your friend", friend.username),
-        ));
+        return Err(OpError::new(ErrorCode::NotFound, format!("{} is not your friend", friend.username)));
     }
-    state.notify(
-        [friend.id],
-        FriendRemoved {
-            user: me.username,
-            user_id: me.user_id,
-        },
-    );
+    state.notify([friend.id], FriendRemoved { user: me.username, user_id: me.user_id });
     Ok(Empty {})
 }
 
@@ -200,10 +154,7 @@ pub async fn unblock(conn: &Connection, r: Unblock) -> Result<Empty, OpError> {
     let state = &conn.state;
     let target = find_user(state, &r.user).await?;
     if !state.store.unblock(me.user_id, target.id).await? {
-        return Err(OpError::new(
-            ErrorCode::NotFound,
-            format!("you do not block {}", target.username),
-        ));
+        return Err(OpError::new(ErrorCode::NotFound, format!("you do not block {}", target.username)));
     }
     Ok(Empty {})
 }

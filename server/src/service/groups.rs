@@ -2,8 +2,7 @@
 //! dissolving.
 
 use chat_proto::event::{
-    GroupDissolved, GroupJoinRequest, GroupJoinResponse, GroupMemberJoined, GroupMemberLeft,
-    GroupRoleChanged,
+    GroupDissolved, GroupJoinRequest, GroupJoinResponse, GroupMemberJoined, GroupMemberLeft, GroupRoleChanged,
 };
 use chat_proto::model::{LeaveReason, Role};
 use chat_proto::reply::{
@@ -11,8 +10,8 @@ use chat_proto::reply::{
     GroupRequestsReply, GroupSearchReply, GroupSummary, JoinRequest, Member, MyGroup,
 };
 use chat_proto::request::{
-    GroupCreate, GroupDissolve, GroupInfo, GroupJoin, GroupKick, GroupLeave, GroupMembers,
-    GroupRequests, GroupRespond, GroupSearch, GroupSetRole,
+    GroupCreate, GroupDissolve, GroupInfo, GroupJoin, GroupKick, GroupLeave, GroupMembers, GroupRequests,
+    GroupRespond, GroupSearch, GroupSetRole,
 };
 use chat_proto::{ErrorCode, validate};
 
@@ -40,10 +39,9 @@ async fn role_of(state: &AppState, group_id: u64, user_id: u64) -> Result<Role, 
     }
     match state.store.group(group_id).await? {
         None => Err(not_found(group_id)),
-        Some(_) => Err(OpError::new(
-            ErrorCode::NotMember,
-            format!("you are not a member of group {group_id}"),
-        )),
+        Some(_) => {
+            Err(OpError::new(ErrorCode::NotMember, format!("you are not a member of group {group_id}")))
+        }
     }
 }
 
@@ -52,21 +50,12 @@ pub async fn group_create(conn: &Connection, r: GroupCreate) -> Result<GroupCrea
     validate::group_name(&r.name).map_err(OpError::bad_request)?;
     let description = r.description.unwrap_or_default();
     validate::description(&description).map_err(OpError::bad_request)?;
-    let group_id = conn
-        .state
-        .store
-        .group_create(me.user_id, &r.name, &description, now_ms())
-        .await?;
+    let group_id = conn.state.store.group_create(me.user_id, &r.name, &description, now_ms()).await?;
     Ok(GroupCreateReply { group_id })
 }
 
 pub async fn group_info(conn: &Connection, r: GroupInfo) -> Result<GroupInfoReply, OpError> {
-    let g = conn
-        .state
-        .store
-        .group(r.group_id)
-        .await?
-        .ok_or_else(|| not_found(r.group_id))?;
+    let g = conn.state.store.group(r.group_id).await?.ok_or_else(|| not_found(r.group_id))?;
     Ok(GroupInfoReply {
         group_id: g.id,
         name: g.name,
@@ -102,12 +91,7 @@ pub async fn group_list(conn: &Connection) -> Result<GroupListReply, OpError> {
     Ok(GroupListReply {
         groups: groups
             .into_iter()
-            .map(|(g, role)| MyGroup {
-                group_id: g.id,
-                name: g.name,
-                description: g.description,
-                role,
-            })
+            .map(|(g, role)| MyGroup { group_id: g.id, name: g.name, description: g.description, role })
             .collect(),
     })
 }
@@ -117,11 +101,7 @@ pub async fn group_join(conn: &Connection, r: GroupJoin) -> Result<GroupJoinRepl
     let note = r.note.unwrap_or_default();
     validate::note(&note).map_err(OpError::bad_request)?;
     let state = &conn.state;
-    match state
-        .store
-        .group_join(r.group_id, me.user_id, &note, now_ms())
-        .await?
-    {
+    match state.store.group_join(r.group_id, me.user_id, &note, now_ms()).await? {
         JoinOutcome::NoGroup => Err(not_found(r.group_id)),
         JoinOutcome::AlreadyMember => Err(OpError::new(
             ErrorCode::Conflict,
@@ -144,10 +124,7 @@ pub async fn group_join(conn: &Connection, r: GroupJoin) -> Result<GroupJoinRepl
     }
 }
 
-pub async fn group_requests(
-    conn: &Connection,
-    r: GroupRequests,
-) -> Result<GroupRequestsReply, OpError> {
+pub async fn group_requests(conn: &Connection, r: GroupRequests) -> Result<GroupRequestsReply, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
     if role_of(state, r.group_id, me.user_id).await? == Role::Member {
@@ -171,64 +148,35 @@ pub async fn group_requests(
 pub async fn group_respond(conn: &Connection, r: GroupRespond) -> Result<Empty, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
-    let no_request = || {
-        OpError::new(
-            ErrorCode::NotFound,
-            format!("no pending join request {}", r.request_id),
-        )
-    };
-    let request = state
-        .store
-        .join_request(r.request_id)
-        .await?
-        .ok_or_else(no_request)?;
-    let role = state
-        .store
-        .member_role(request.group_id, me.user_id)
-        .await?;
+    let no_request =
+        || OpError::new(ErrorCode::NotFound, format!("no pending join request {}", r.request_id));
+    let request = state.store.join_request(r.request_id).await?.ok_or_else(no_request)?;
+    let role = state.store.member_role(request.group_id, me.user_id).await?;
     if !matches!(role, Some(Role::Owner | Role::Admin)) {
         return Err(forbidden("only the owner and admins answer join requests"));
     }
     let max = state.config.max_group_members;
-    let request = match state
-        .store
-        .group_respond(r.request_id, r.accept, max, now_ms())
-        .await?
-    {
+    let request = match state.store.group_respond(r.request_id, r.accept, max, now_ms()).await? {
         RespondOutcome::NotFound => return Err(no_request()),
         RespondOutcome::Full => {
-            return Err(OpError::new(
-                ErrorCode::Conflict,
-                format!("the group is full ({max} members)"),
-            ));
+            return Err(OpError::new(ErrorCode::Conflict, format!("the group is full ({max} members)")));
         }
         RespondOutcome::Done(request) => request,
     };
     let group_id = request.group_id;
-    let response = GroupJoinResponse {
-        group_id,
-        request_id: r.request_id,
-        accepted: r.accept,
-    };
+    let response = GroupJoinResponse { group_id, request_id: r.request_id, accepted: r.accept };
     state.notify([request.user.id], response);
     if r.accept {
         let members = state.store.group_member_ids(group_id).await?;
         state.notify(
             members,
-            GroupMemberJoined {
-                group_id,
-                user: request.user.username,
-                user_id: request.user.id,
-            },
+            GroupMemberJoined { group_id, user: request.user.username, user_id: request.user.id },
         );
     }
     Ok(Empty {})
 }
 
-pub async fn group_members(
-    conn: &Connection,
-    r: GroupMembers,
-) -> Result<GroupMembersReply, OpError> {
+pub async fn group_members(conn: &Connection, r: GroupMembers) -> Result<GroupMembersReply, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
     let rows = state.store.group_members(r.group_id).await?;
@@ -252,18 +200,9 @@ pub async fn group_leave(conn: &Connection, r: GroupLeave) -> Result<Empty, OpEr
     let me = conn.me()?;
     let state = &conn.state;
     if role_of(state, r.group_id, me.user_id).await? == Role::Owner {
-        return Err(forbidden(
-            "the owner cannot leave; dissolve the group instead",
-        ));
+        return Err(forbidden("the owner cannot leave; dissolve the group instead"));
     }
-    remove_member(
-        state,
-        r.group_id,
-        me.user_id,
-        &me.username,
-        LeaveReason::Left,
-    )
-    .await
+    remove_member(state, r.group_id, me.user_id, &me.username, LeaveReason::Left).await
 }
 
 pub async fn group_kick(conn: &Connection, r: GroupKick) -> Result<Empty, OpError> {
@@ -283,18 +222,9 @@ pub async fn group_kick(conn: &Connection, r: GroupKick) -> Result<Empty, OpErro
         Role::Member => false,
     };
     if !allowed {
-        return Err(forbidden(
-            "the owner may kick anyone else, an admin only members",
-        ));
+        return Err(forbidden("the owner may kick anyone else, an admin only members"));
     }
-    remove_member(
-        state,
-        r.group_id,
-        target.id,
-        &target.username,
-        LeaveReason::Kicked,
-    )
-    .await
+    remove_member(state, r.group_id, target.id, &target.username, LeaveReason::Kicked).await
 }
 
 /// Removes a member and tells every member, the one removed included.
@@ -307,29 +237,16 @@ async fn remove_member(
 ) -> Result<Empty, OpError> {
     let members = state.store.group_member_ids(group_id).await?;
     if !state.store.group_remove_member(group_id, user_id).await? {
-        return Err(OpError::new(
-            ErrorCode::NotMember,
-            format!("{username} is not a member of this group"),
-        ));
+        return Err(OpError::new(ErrorCode::NotMember, format!("{username} is not a member of this group")));
     }
-    state.notify(
-        members,
-        GroupMemberLeft {
-            group_id,
-            user: username.to_owned(),
-            user_id,
-            reason,
-        },
-    );
+    state.notify(members, GroupMemberLeft { group_id, user: username.to_owned(), user_id, reason });
     Ok(Empty {})
 }
 
 pub async fn group_set_role(conn: &Connection, r: GroupSetRole) -> Result<Empty, OpError> {
     let me = conn.me()?;
     if r.role == Role::Owner {
-        return Err(OpError::bad_request(
-            "ownership cannot be transferred; role must be admin or member",
-        ));
+        return Err(OpError::bad_request("ownership cannot be transferred; role must be admin or member"));
     }
     let state = &conn.state;
     if role_of(state, r.group_id, me.user_id).await? != Role::Owner {
@@ -345,11 +262,7 @@ pub async fn group_set_role(conn: &Connection, r: GroupSetRole) -> Result<Empty,
         Some(Role::Owner) => Err(forbidden("the owner's role cannot change")),
         Some(current) if current == r.role => Ok(Empty {}),
         Some(_) => {
-            if !state
-                .store
-                .group_set_role(r.group_id, target.id, r.role)
-                .await?
-            {
+            if !state.store.group_set_role(r.group_id, target.id, r.role).await? {
                 return Err(OpError::new(
                     ErrorCode::NotMember,
                     format!("{} left the group", target.username),
@@ -375,11 +288,6 @@ pub async fn group_dissolve(conn: &Connection, r: GroupDissolve) -> Result<Empty
         return Err(forbidden("only the owner dissolves a group"));
     }
     let members = state.store.group_dissolve(r.group_id).await?;
-    state.notify(
-        members,
-        GroupDissolved {
-            group_id: r.group_id,
-        },
-    );
+    state.notify(members, GroupDissolved { group_id: r.group_id });
     Ok(Empty {})
 }

@@ -18,13 +18,7 @@ use crate::store::UserRef;
 pub async fn find_user(state: &AppState, username: &str) -> Result<UserRef, OpError> {
     validate::username(username).map_err(OpError::bad_request)?;
     match state.store.user_by_name(username).await? {
-        Some(u) => Ok(UserRef {
-            id: u.id,
-            username: u.username,
-        }),
-        None => Err(OpError::new(
-            ErrorCode::NotFound,
-            format!("no user named {username}"),
-        )),
+        Some(u) => Ok(UserRef { id: u.id, username: u.username }),
+        None => Err(OpError::new(ErrorCode::NotFound, format!("no user named {username}"))),
     }
 }

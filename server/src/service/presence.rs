@@ -10,14 +10,7 @@ use crate::state::AppState;
 /// or offline. Best effort: a failure to look them up is logged, not fatal.
 pub async fn announce(state: &AppState, user_id: u64, username: &str, online: bool) {
     match state.store.presence_audience(user_id).await {
-        Ok(friends) => state.notify(
-            friends,
-            Presence {
-                user: username.to_owned(),
-                user_id,
-                online,
-            },
-        ),
+        Ok(friends) => state.notify(friends, Presence { user: username.to_owned(), user_id, online }),
         Err(e) => warn!(error = %e, user_id, "presence not announced"),
     }
 }
@@ -26,13 +19,6 @@ pub async fn announce(state: &AppState, user_id: u64, username: &str, online: bo
 pub fn introduce(state: &AppState, a: (u64, &str), b: (u64, &str)) {
     for ((to, _), (about, name)) in [(a, b), (b, a)] {
         let online = state.hub.is_online(about);
-        state.notify(
-            [to],
-            Presence {
-                user: name.to_owned(),
-                user_id: about,
-                online,
-            },
-        );
+        state.notify([to], Presence { user: name.to_owned(), user_id: about, online });
     }
 }

@@ -48,15 +48,9 @@ pub fn hello(conn: &Connection, r: Hello) -> Result<HelloReply, OpError> {
 pub async fn register(conn: &mut Connection, r: Register) -> Result<RegisterReply, OpError> {
     validate::username(&r.username).map_err(OpError::bad_request)?;
     validate::password_size(&r.password).map_err(OpError::bad_request)?;
-    validate::password_strength(&r.password)
-        .map_err(|m| OpError::new(ErrorCode::WeakPassword, m))?;
+    validate::password_strength(&r.password).map_err(|m| OpError::new(ErrorCode::WeakPassword, m))?;
     let state = &conn.state;
-    let taken = || {
-        OpError::new(
-            ErrorCode::UsernameTaken,
-            format!("username `{}` is taken", r.username),
-        )
-    };
+    let taken = || OpError::new(ErrorCode::UsernameTaken, format!("username `{}` is taken", r.username));
     // Refuse a taken name before paying for a hash; the unique key settles races.
     if state.store.user_by_name(&r.username).await?.is_some() {
         return Err(taken());
@@ -91,19 +85,13 @@ pub async fn resume(conn: &mut Connection, r: Resume) -> Result<LoginReply, OpEr
     let now = now_ms();
     let found = if auth::token_well_formed(&r.token) {
         let expiry = now.saturating_add(state.config.session_ttl_ms());
-        state
-            .store
-            .resume_session(&auth::token_hash(&r.token), now, expiry)
-            .await?
+        state.store.resume_session(&auth::token_hash(&r.token), now, expiry).await?
     } else {
         None
     };
     let Some((session_id, user)) = found else {
         state.throttle.record_failure(None, ip);
-        return Err(OpError::new(
-            ErrorCode::InvalidCredentials,
-            "session token is invalid or expired",
-        ));
+        return Err(OpError::new(ErrorCode::InvalidCredentials, "session token is invalid or expired"));
     };
     info!(conn = conn.id, user_id = user.id, "session resumed");
     Ok(become_user(conn, user, session_id, r.token).await)
@@ -126,27 +114,17 @@ pub async fn change_password(
     validate::password_size(&r.new_password).map_err(OpError::bad_request)?;
     let session = conn.me()?;
     let user = check_password(conn, None, &session.username, &r.old_password).await?;
-    validate::password_strength(&r.new_password)
-        .map_err(|m| OpError::new(ErrorCode::WeakPassword, m))?;
+    validate::password_strength(&r.new_password).map_err(|m| OpError::new(ErrorCode::WeakPassword, m))?;
     let state = conn.state.clone();
     let hash = state.hasher.hash(&r.new_password).await?;
     let (token, token_hash) = auth::new_token()?;
     let new_session = session_row(conn, user.id, &token_hash, "");
-    let session_id = state
-        .store
-        .replace_password(user.id, &hash, new_session)
-        .await?;
-    state
-        .hub
-        .close_user(user.id, Some(conn.id), CloseReason::SessionRevoked);
+    let session_id = state.store.replace_password(user.id, &hash, new_session).await?;
+    state.hub.close_user(user.id, Some(conn.id), CloseReason::SessionRevoked);
     if let Some(s) = conn.session.as_mut() {
         s.session_id = session_id;
     }
-    info!(
-        conn = conn.id,
-        user_id = user.id,
-        "password changed; other sessions revoked"
-    );
+    info!(conn = conn.id, user_id = user.id, "password changed; other sessions revoked");
     Ok(ChangePasswordReply { token })
 }
 
@@ -158,31 +136,15 @@ pub async fn delete_account(conn: &mut Connection, r: DeleteAccount) -> Result<E
     let Some(gone) = state.store.delete_user(user.id).await? else {
         return Err(OpError::new(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
     };
-    state
-        .hub
-        .close_user(user.id, Some(conn.id), CloseReason::AccountDeleted);
+    state.hub.close_user(user.id, Some(conn.id), CloseReason::AccountDeleted);
     let me = || (user.username.clone(), user.id);
-    state.notify(
-        gone.friends,
-        FriendRemoved {
-            user: me().0,
-            user_id: me().1,
-        },
-    );
+    state.notify(gone.friends, FriendRemoved { user: me().0, user_id: me().1 });
     for (group_id, members) in gone.dissolved {
         state.notify(members, GroupDissolved { group_id });
     }
     for (group_id, members) in gone.left {
         let (user, user_id) = me();
-        state.notify(
-            members,
-            GroupMemberLeft {
-                group_id,
-                user,
-                user_id,
-                reason: LeaveReason::Left,
-            },
-        );
+        state.notify(members, GroupMemberLeft { group_id, user, user_id, reason: LeaveReason::Left });
     }
     conn.leave_hub().await;
     conn.close_after_reply = Some(CloseReason::AccountDeleted);
@@ -199,10 +161,7 @@ fn device_label(device: Option<&str>) -> Result<String, OpError> {
 fn rate_limited(wait: std::time::Duration) -> OpError {
     OpError::new(
         ErrorCode::RateLimited,
-        format!(
-            "too many failed attempts; try again in {} s",
-            wait.as_secs().max(1)
-        ),
+        format!("too many failed attempts; try again in {} s", wait.as_secs().max(1)),
     )
 }
 
@@ -217,9 +176,7 @@ async fn check_password(
 ) -> Result<UserRecord, OpError> {
     let state = &conn.state;
     let ip = conn.peer.ip();
-    let key = user_key
-        .map(str::to_owned)
-        .unwrap_or_else(|| validate::username_key(username));
+    let key = user_key.map(str::to_owned).unwrap_or_else(|| validate::username_key(username));
     if let Some(wait) = state.throttle.check(Some(&key), ip) {
         return Err(rate_limited(wait));
     }
@@ -248,41 +205,20 @@ async fn start_session(
 ) -> Result<LoginReply, OpError> {
     let state = conn.state.clone();
     let (token, token_hash) = auth::new_token()?;
-    let session_id = state
-        .store
-        .create_session(session_row(conn, user.id, &token_hash, &device))
-        .await?;
+    let session_id = state.store.create_session(session_row(conn, user.id, &token_hash, &device)).await?;
     info!(conn = conn.id, user_id = user.id, "logged in");
     Ok(become_user(conn, user, session_id, token).await)
 }
 
 /// Logs the connection in as `user` under `session_id`.
-async fn become_user(
-    conn: &mut Connection,
-    user: UserRecord,
-    session_id: u64,
-    token: String,
-) -> LoginReply {
-    let session = Session {
-        user_id: user.id,
-        username: user.username.clone(),
-        session_id,
-    };
+async fn become_user(conn: &mut Connection, user: UserRecord, session_id: u64, token: String) -> LoginReply {
+    let session = Session { user_id: user.id, username: user.username.clone(), session_id };
     conn.enter_hub(session).await;
-    LoginReply {
-        user_id: user.id,
-        username: user.username,
-        token,
-    }
+    LoginReply { user_id: user.id, username: user.username, token }
 }
 
 /// A session row for `user_id` expiring after the configured lifetime.
-fn session_row<'a>(
-    conn: &Connection,
-    user_id: u64,
-    token_hash: &'a str,
-    device: &'a str,
-) -> NewSession<'a> {
+fn session_row<'a>(conn: &Connection, user_id: u64, token_hash: &'a str, device: &'a str) -> NewSession<'a> {
     let now = now_ms();
     NewSession {
         user_id,

@@ -244,13 +244,7 @@ pub enum RespondOutcome {
 #[async_trait]
 pub trait GroupStore: Send + Sync {
     /// Creates a group with `owner` as its only member.
-    async fn group_create(
-        &self,
-        owner: u64,
-        name: &str,
-        description: &str,
-        now: i64,
-    ) -> StoreResult<u64>;
+    async fn group_create(&self, owner: u64, name: &str, description: &str, now: i64) -> StoreResult<u64>;
     async fn group(&self, group_id: u64) -> StoreResult<Option<GroupRecord>>;
     /// Groups whose name contains `query`, case-insensitively, by name.
     async fn group_search(&self, query: &str, limit: u64) -> StoreResult<Vec<GroupRecord>>;
@@ -262,13 +256,7 @@ pub trait GroupStore: Send + Sync {
     async fn group_member_ids(&self, group_id: u64) -> StoreResult<Vec<u64>>;
     /// The owner and admins: who answers join requests.
     async fn group_managers(&self, group_id: u64) -> StoreResult<Vec<u64>>;
-    async fn group_join(
-        &self,
-        group_id: u64,
-        user: u64,
-        note: &str,
-        now: i64,
-    ) -> StoreResult<JoinOutcome>;
+    async fn group_join(&self, group_id: u64, user: u64, note: &str, now: i64) -> StoreResult<JoinOutcome>;
     async fn join_requests(&self, group_id: u64) -> StoreResult<Vec<JoinRequestRow>>;
     async fn join_request(&self, request_id: u64) -> StoreResult<Option<JoinRequestRow>>;
     /// Accepts (within `max_members`) or rejects a pending join request.

@@ -8,11 +8,7 @@ use sqlx::{Executor, Row};
 use super::{SqlStore, Tx, db_id, get_id, insert_id, insert_sql, unique_violation, user_from_row};
 use crate::store::{AccountStore, DeletedAccount, Dialect, NewSession, StoreResult, UserRecord};
 
-async fn insert_session<'e, E>(
-    dialect: Dialect,
-    executor: E,
-    s: &NewSession<'_>,
-) -> StoreResult<u64>
+async fn insert_session<'e, E>(dialect: Dialect, executor: E, s: &NewSession<'_>) -> StoreResult<u64>
 where
     E: Executor<'e, Database = sqlx::Any>,
 {
@@ -26,9 +22,7 @@ where
         .bind(s.device)
         .bind(s.now)
         .bind(s.expires_at);
-    insert_id(dialect, query, executor)
-        .await
-        .map_err(unique_violation)
+    insert_id(dialect, query, executor).await.map_err(unique_violation)
 }
 
 /// Runs `sql` (one `?`, the user) returning pairs of ids, grouped by the first.
@@ -44,10 +38,7 @@ async fn id_pairs(
     }
     let mut grouped: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for row in query.fetch_all(&mut **tx).await? {
-        grouped
-            .entry(get_id(&row, "group_id")?)
-            .or_default()
-            .push(get_id(&row, "user_id")?);
+        grouped.entry(get_id(&row, "group_id")?).or_default().push(get_id(&row, "user_id")?);
     }
     Ok(grouped.into_iter().collect())
 }
@@ -64,17 +55,14 @@ impl AccountStore for SqlStore {
             .bind(chat_proto::validate::username_key(username))
             .bind(password_hash)
             .bind(now);
-        insert_id(self.dialect, query, &self.pool)
-            .await
-            .map_err(unique_violation)
+        insert_id(self.dialect, query, &self.pool).await.map_err(unique_violation)
     }
 
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
-        let row =
-            sqlx::query("SELECT id, username, password_hash FROM users WHERE username_key = ?")
-                .bind(chat_proto::validate::username_key(username))
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT id, username, password_hash FROM users WHERE username_key = ?")
+            .bind(chat_proto::validate::username_key(username))
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -89,16 +77,9 @@ impl AccountStore for SqlStore {
     async fn delete_user(&self, user_id: u64) -> StoreResult<Option<DeletedAccount>> {
         let uid = db_id(user_id)?;
         let mut tx = self.write_tx().await?;
-        let lock = self.by_dialect(
-            "SELECT id FROM users WHERE id = ?",
-            "SELECT id FROM users WHERE id = ? FOR UPDATE",
-        );
-        if sqlx::query(lock)
-            .bind(uid)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
+        let lock = self
+            .by_dialect("SELECT id FROM users WHERE id = ?", "SELECT id FROM users WHERE id = ? FOR UPDATE");
+        if sqlx::query(lock).bind(uid).fetch_optional(&mut *tx).await?.is_none() {
             return Ok(None);
         }
         let friends = sqlx::query("SELECT friend_id FROM friendships WHERE user_id = ?")
@@ -145,22 +126,11 @@ impl AccountStore for SqlStore {
             "DELETE FROM friend_requests WHERE from_id = ? OR to_id = ?",
             "DELETE FROM blocks WHERE blocker_id = ? OR blocked_id = ?",
         ] {
-            sqlx::query(sql)
-                .bind(uid)
-                .bind(uid)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(sql).bind(uid).bind(uid).execute(&mut *tx).await?;
         }
-        sqlx::query("DELETE FROM users WHERE id = ?")
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM users WHERE id = ?").bind(uid).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(Some(DeletedAccount {
-            friends,
-            dissolved,
-            left,
-        }))
+        Ok(Some(DeletedAccount { friends, dissolved, left }))
     }
 
     async fn create_session(&self, session: NewSession<'_>) -> StoreResult<u64> {
@@ -193,10 +163,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn delete_session(&self, session_id: u64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = ?")
-            .bind(db_id(session_id)?)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE id = ?").bind(db_id(session_id)?).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -213,20 +180,15 @@ impl AccountStore for SqlStore {
             .bind(uid)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(uid).execute(&mut *tx).await?;
         let session_id = insert_session(self.dialect, &mut *tx, &session).await?;
         tx.commit().await?;
         Ok(session_id)
     }
 
     async fn prune_sessions(&self, now: i64) -> StoreResult<u64> {
-        let result = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        let result =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
         Ok(result.rows_affected())
     }
 }

@@ -28,23 +28,11 @@ impl SqlStore {
             "INSERT OR IGNORE INTO friendships (user_id, friend_id, since) VALUES (?, ?, ?), (?, ?, ?)",
             "INSERT IGNORE INTO friendships (user_id, friend_id, since) VALUES (?, ?, ?), (?, ?, ?)",
         );
-        sqlx::query(sql)
-            .bind(a)
-            .bind(b)
-            .bind(now)
-            .bind(b)
-            .bind(a)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(sql).bind(a).bind(b).bind(now).bind(b).bind(a).bind(now).execute(&mut **tx).await?;
         Ok(())
     }
 
-    async fn pending_requests(
-        &self,
-        user: u64,
-        incoming: bool,
-    ) -> StoreResult<Vec<PendingFriendRequest>> {
+    async fn pending_requests(&self, user: u64, incoming: bool) -> StoreResult<Vec<PendingFriendRequest>> {
         let sql = if incoming {
             "SELECT r.id, r.note, r.created_at, u.id AS other_id, u.username AS other_name \
              FROM friend_requests r JOIN users u ON u.id = r.from_id WHERE r.to_id = ? ORDER BY r.id"
@@ -84,22 +72,16 @@ impl FriendStore for SqlStore {
         if self.blocked_either_way(&mut tx, a, b).await? {
             return Ok(FriendRequestOutcome::Blocked);
         }
-        let friends =
-            sqlx::query("SELECT 1 AS hit FROM friendships WHERE user_id = ? AND friend_id = ?")
-                .bind(a)
-                .bind(b)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let friends = sqlx::query("SELECT 1 AS hit FROM friendships WHERE user_id = ? AND friend_id = ?")
+            .bind(a)
+            .bind(b)
+            .fetch_optional(&mut *tx)
+            .await?;
         if friends.is_some() {
             return Ok(FriendRequestOutcome::AlreadyFriends);
         }
         let pending = "SELECT id FROM friend_requests WHERE from_id = ? AND to_id = ?";
-        if let Some(row) = sqlx::query(pending)
-            .bind(b)
-            .bind(a)
-            .fetch_optional(&mut *tx)
-            .await?
-        {
+        if let Some(row) = sqlx::query(pending).bind(b).bind(a).fetch_optional(&mut *tx).await? {
             // A crossing request: both want it, so it is accepted at once.
             let request_id = get_id(&row, "id")?;
             sqlx::query("DELETE FROM friend_requests WHERE id = ?")
@@ -110,26 +92,15 @@ impl FriendStore for SqlStore {
             tx.commit().await?;
             return Ok(FriendRequestOutcome::Accepted { request_id });
         }
-        if let Some(row) = sqlx::query(pending)
-            .bind(a)
-            .bind(b)
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            return Ok(FriendRequestOutcome::AlreadyPending {
-                request_id: get_id(&row, "id")?,
-            });
+        if let Some(row) = sqlx::query(pending).bind(a).bind(b).fetch_optional(&mut *tx).await? {
+            return Ok(FriendRequestOutcome::AlreadyPending { request_id: get_id(&row, "id")? });
         }
         let sql = insert_sql(
             self.dialect,
             "INSERT INTO friend_requests (from_id, to_id, note, created_at) VALUES (?, ?, ?, ?)",
         );
-        let request_id = insert_id(
-            self.dialect,
-            sqlx::query(sql).bind(a).bind(b).bind(note).bind(now),
-            &mut *tx,
-        )
-        .await?;
+        let request_id =
+            insert_id(self.dialect, sqlx::query(sql).bind(a).bind(b).bind(note).bind(now), &mut *tx).await?;
         tx.commit().await?;
         Ok(FriendRequestOutcome::Created { request_id })
     }
@@ -146,11 +117,8 @@ impl FriendStore for SqlStore {
             "SELECT u.id, u.username FROM friend_requests r JOIN users u ON u.id = r.from_id WHERE r.id = ? AND r.to_id = ?",
             "SELECT u.id, u.username FROM friend_requests r JOIN users u ON u.id = r.from_id WHERE r.id = ? AND r.to_id = ? FOR UPDATE",
         );
-        let Some(row) = sqlx::query(sql)
-            .bind(db_id(request_id)?)
-            .bind(db_id(to)?)
-            .fetch_optional(&mut *tx)
-            .await?
+        let Some(row) =
+            sqlx::query(sql).bind(db_id(request_id)?).bind(db_id(to)?).fetch_optional(&mut *tx).await?
         else {
             return Ok(None);
         };
@@ -160,8 +128,7 @@ impl FriendStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         if accept {
-            self.befriend(&mut tx, db_id(requester.id)?, db_id(to)?, now)
-                .await?;
+            self.befriend(&mut tx, db_id(requester.id)?, db_id(to)?, now).await?;
         }
         tx.commit().await?;
         Ok(Some(requester))
@@ -206,10 +173,7 @@ impl FriendStore for SqlStore {
         &self,
         user: u64,
     ) -> StoreResult<(Vec<PendingFriendRequest>, Vec<PendingFriendRequest>)> {
-        Ok((
-            self.pending_requests(user, true).await?,
-            self.pending_requests(user, false).await?,
-        ))
+        Ok((self.pending_requests(user, true).await?, self.pending_requests(user, false).await?))
     }
 
     async fn block(&self, blocker: u64, blocked: u64, now: i64) -> StoreResult<()> {
@@ -220,19 +184,16 @@ impl FriendStore for SqlStore {
             "INSERT OR IGNORE INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)",
             "INSERT IGNORE INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)",
         );
-        sqlx::query(sql)
-            .bind(a)
-            .bind(b)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM friend_requests WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)")
-            .bind(a)
-            .bind(b)
-            .bind(b)
-            .bind(a)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(sql).bind(a).bind(b).bind(now).execute(&mut *tx).await?;
+        sqlx::query(
+            "DELETE FROM friend_requests WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)",
+        )
+        .bind(a)
+        .bind(b)
+        .bind(b)
+        .bind(a)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -7,8 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::{SqlStore, Tx, db_id, get_id, get_role, insert_id, insert_sql, user_ref};
 use crate::store::{
-    GroupRecord, GroupStore, JoinOutcome, JoinRequestRow, MemberRow, RespondOutcome, StoreError,
-    StoreResult,
+    GroupRecord, GroupStore, JoinOutcome, JoinRequestRow, MemberRow, RespondOutcome, StoreError, StoreResult,
 };
 
 /// The columns [`group_from_row`] reads; `g` is chat_groups, `o` the owner.
@@ -83,32 +82,24 @@ impl SqlStore {
 
 #[async_trait]
 impl GroupStore for SqlStore {
-    async fn group_create(
-        &self,
-        owner: u64,
-        name: &str,
-        description: &str,
-        now: i64,
-    ) -> StoreResult<u64> {
+    async fn group_create(&self, owner: u64, name: &str, description: &str, now: i64) -> StoreResult<u64> {
         let mut tx = self.write_tx().await?;
         let sql = insert_sql(
             self.dialect,
             "INSERT INTO chat_groups (name, name_key, description, owner_id, member_count, created_at) \
              VALUES (?, ?, ?, ?, 1, ?)",
         );
-        let query = sqlx::query(sql)
-            .bind(name)
-            .bind(name_key(name))
-            .bind(description)
-            .bind(db_id(owner)?)
-            .bind(now);
+        let query =
+            sqlx::query(sql).bind(name).bind(name_key(name)).bind(description).bind(db_id(owner)?).bind(now);
         let group_id = insert_id(self.dialect, query, &mut *tx).await?;
-        sqlx::query("INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)")
-            .bind(db_id(group_id)?)
-            .bind(db_id(owner)?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)",
+        )
+        .bind(db_id(group_id)?)
+        .bind(db_id(owner)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(group_id)
     }
@@ -117,10 +108,7 @@ impl GroupStore for SqlStore {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {GROUP_COLUMNS} FROM chat_groups g JOIN users o ON o.id = g.owner_id WHERE g.id = ?"
         ));
-        let row = sqlx::query(sql)
-            .bind(db_id(group_id)?)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sql).bind(db_id(group_id)?).fetch_optional(&self.pool).await?;
         row.as_ref().map(group_from_row).transpose()
     }
 
@@ -177,28 +165,15 @@ impl GroupStore for SqlStore {
     }
 
     async fn group_member_ids(&self, group_id: u64) -> StoreResult<Vec<u64>> {
-        self.user_ids(
-            "SELECT user_id FROM group_members WHERE group_id = ?",
-            group_id,
-        )
-        .await
+        self.user_ids("SELECT user_id FROM group_members WHERE group_id = ?", group_id).await
     }
 
     async fn group_managers(&self, group_id: u64) -> StoreResult<Vec<u64>> {
-        self.user_ids(
-            "SELECT user_id FROM group_members WHERE group_id = ? AND role <> 'member'",
-            group_id,
-        )
-        .await
+        self.user_ids("SELECT user_id FROM group_members WHERE group_id = ? AND role <> 'member'", group_id)
+            .await
     }
 
-    async fn group_join(
-        &self,
-        group_id: u64,
-        user: u64,
-        note: &str,
-        now: i64,
-    ) -> StoreResult<JoinOutcome> {
+    async fn group_join(&self, group_id: u64, user: u64, note: &str, now: i64) -> StoreResult<JoinOutcome> {
         let (gid, uid) = (db_id(group_id)?, db_id(user)?);
         let mut tx = self.write_tx().await?;
         if !self.lock_group(&mut tx, group_id).await? {
@@ -207,39 +182,27 @@ impl GroupStore for SqlStore {
         if self.role_in_tx(&mut tx, gid, uid).await?.is_some() {
             return Ok(JoinOutcome::AlreadyMember);
         }
-        let pending =
-            sqlx::query("SELECT id FROM group_join_requests WHERE group_id = ? AND user_id = ?")
-                .bind(gid)
-                .bind(uid)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let pending = sqlx::query("SELECT id FROM group_join_requests WHERE group_id = ? AND user_id = ?")
+            .bind(gid)
+            .bind(uid)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(row) = pending {
-            return Ok(JoinOutcome::Pending {
-                request_id: get_id(&row, "id")?,
-                new: false,
-            });
+            return Ok(JoinOutcome::Pending { request_id: get_id(&row, "id")?, new: false });
         }
         let sql = insert_sql(
             self.dialect,
             "INSERT INTO group_join_requests (group_id, user_id, note, created_at) VALUES (?, ?, ?, ?)",
         );
-        let request_id = insert_id(
-            self.dialect,
-            sqlx::query(sql).bind(gid).bind(uid).bind(note).bind(now),
-            &mut *tx,
-        )
-        .await?;
+        let request_id =
+            insert_id(self.dialect, sqlx::query(sql).bind(gid).bind(uid).bind(note).bind(now), &mut *tx)
+                .await?;
         tx.commit().await?;
-        Ok(JoinOutcome::Pending {
-            request_id,
-            new: true,
-        })
+        Ok(JoinOutcome::Pending { request_id, new: true })
     }
 
     async fn join_requests(&self, group_id: u64) -> StoreResult<Vec<JoinRequestRow>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{JOIN_REQUEST_SELECT} WHERE r.group_id = ? ORDER BY r.id"
-        ));
+        let sql = sqlx::AssertSqlSafe(format!("{JOIN_REQUEST_SELECT} WHERE r.group_id = ? ORDER BY r.id"));
         sqlx::query(sql)
             .bind(db_id(group_id)?)
             .fetch_all(&self.pool)
@@ -251,10 +214,7 @@ impl GroupStore for SqlStore {
 
     async fn join_request(&self, request_id: u64) -> StoreResult<Option<JoinRequestRow>> {
         let sql = sqlx::AssertSqlSafe(format!("{JOIN_REQUEST_SELECT} WHERE r.id = ?"));
-        let row = sqlx::query(sql)
-            .bind(db_id(request_id)?)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sql).bind(db_id(request_id)?).fetch_optional(&self.pool).await?;
         row.as_ref().map(join_request_from_row).transpose()
     }
 
@@ -267,11 +227,7 @@ impl GroupStore for SqlStore {
     ) -> StoreResult<RespondOutcome> {
         let mut tx = self.write_tx().await?;
         let sql = sqlx::AssertSqlSafe(format!("{JOIN_REQUEST_SELECT} WHERE r.id = ?"));
-        let Some(row) = sqlx::query(sql)
-            .bind(db_id(request_id)?)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(row) = sqlx::query(sql).bind(db_id(request_id)?).fetch_optional(&mut *tx).await? else {
             return Ok(RespondOutcome::NotFound);
         };
         let request = join_request_from_row(&row)?;
@@ -288,12 +244,14 @@ impl GroupStore for SqlStore {
             if u64::try_from(count).unwrap_or(0) >= max_members {
                 return Ok(RespondOutcome::Full);
             }
-            sqlx::query("INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)")
-                .bind(gid)
-                .bind(db_id(request.user.id)?)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)",
+            )
+            .bind(gid)
+            .bind(db_id(request.user.id)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("UPDATE chat_groups SET member_count = member_count + 1 WHERE id = ?")
                 .bind(gid)
                 .execute(&mut *tx)
@@ -313,13 +271,12 @@ impl GroupStore for SqlStore {
         if !self.lock_group(&mut tx, group_id).await? {
             return Ok(false);
         }
-        let removed = sqlx::query(
-            "DELETE FROM group_members WHERE group_id = ? AND user_id = ? AND role <> 'owner'",
-        )
-        .bind(gid)
-        .bind(uid)
-        .execute(&mut *tx)
-        .await?;
+        let removed =
+            sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ? AND role <> 'owner'")
+                .bind(gid)
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?;
         if removed.rows_affected() == 0 {
             return Ok(false);
         }

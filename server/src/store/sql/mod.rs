@@ -57,12 +57,7 @@ impl SqlStore {
                     .connect_with(options)
                     .await?
             }
-            Dialect::MySql => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .connect_with(options)
-                    .await?
-            }
+            Dialect::MySql => AnyPoolOptions::new().max_connections(16).connect_with(options).await?,
         };
         match dialect {
             Dialect::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
@@ -105,11 +100,7 @@ impl SqlStore {
             Dialect::Sqlite => "SELECT id FROM chat_groups WHERE id = ?",
             Dialect::MySql => "SELECT id FROM chat_groups WHERE id = ? FOR UPDATE",
         };
-        Ok(sqlx::query(sql)
-            .bind(db_id(group_id)?)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some())
+        Ok(sqlx::query(sql).bind(db_id(group_id)?).fetch_optional(&mut **tx).await?.is_some())
     }
 
     /// The statement for this backend, where the two spell it differently.
@@ -134,12 +125,7 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &url[at..]),
                 None => url.to_string(),
             }
         }
@@ -162,10 +148,7 @@ fn get_id(row: &AnyRow, column: &str) -> StoreResult<u64> {
 
 /// Reads a user from an id column and a name column.
 fn user_ref(row: &AnyRow, id_column: &str, name_column: &str) -> StoreResult<UserRef> {
-    Ok(UserRef {
-        id: get_id(row, id_column)?,
-        username: row.try_get(name_column)?,
-    })
+    Ok(UserRef { id: get_id(row, id_column)?, username: row.try_get(name_column)? })
 }
 
 fn user_from_row(row: &AnyRow) -> StoreResult<UserRecord> {
@@ -208,11 +191,7 @@ fn insert_sql(dialect: Dialect, insert: &'static str) -> sqlx::AssertSqlSafe<Str
 }
 
 /// Runs an INSERT built on [`insert_sql`] and returns the new row's id.
-async fn insert_id<'e, E>(
-    dialect: Dialect,
-    query: AnyQuery<'_>,
-    executor: E,
-) -> Result<u64, sqlx::Error>
+async fn insert_id<'e, E>(dialect: Dialect, query: AnyQuery<'_>, executor: E) -> Result<u64, sqlx::Error>
 where
     E: Executor<'e, Database = sqlx::Any>,
 {
@@ -233,17 +212,8 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_logs() {
-        assert_eq!(
-            redact_url("mysql://root:s3cret@db:3306/chat"),
-            "mysql://root:***@db:3306/chat"
-        );
-        assert_eq!(
-            redact_url("mysql://root@127.0.0.1/test"),
-            "mysql://root@127.0.0.1/test"
-        );
-        assert_eq!(
-            redact_url("sqlite:/var/lib/chat.db"),
-            "sqlite:/var/lib/chat.db"
-        );
+        assert_eq!(redact_url("mysql://root:s3cret@db:3306/chat"), "mysql://root:***@db:3306/chat");
+        assert_eq!(redact_url("mysql://root@127.0.0.1/test"), "mysql://root@127.0.0.1/test");
+        assert_eq!(redact_url("sqlite:/var/lib/chat.db"), "sqlite:/var/lib/chat.db");
     }
 }
