@@ -9,6 +9,15 @@ use std::time::Duration;
 use clap::Parser;
 use clap::builder::TypedValueParser as _;
 
+/// What an acknowledged write survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// A crash of the server process (SQLite: WAL with synchronous=NORMAL).
+    Process,
+    /// Also a power loss or an OS crash (SQLite: WAL with synchronous=FULL).
+    Power,
+}
+
 /// A database URL; Debug and errors never show its password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl(String);
@@ -149,6 +158,27 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub page_limit: u64,
 
+    /// Sends per second allowed to one user (all devices together); more are refused
+    /// with `rate_limited`.
+    #[arg(long, env = "CHAT_SEND_RATE", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub send_rate: u32,
+
+    /// Sends one user may make in a burst above the rate.
+    #[arg(long, env = "CHAT_SEND_BURST", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub send_burst: u32,
+
+    /// What an acknowledged message survives: `process` (a crash of the server; the
+    /// default) or `power` (also a power loss or OS crash, at the cost of a disk
+    /// flush per commit). Applies to SQLite; for MySQL/MariaDB it is the server's
+    /// `innodb_flush_log_at_trx_commit`.
+    #[arg(long, env = "CHAT_DURABILITY", value_enum, default_value_t = Durability::Process)]
+    pub durability: Durability,
+
+    /// Most entries committed in one transaction by the writer.
+    #[arg(long, env = "CHAT_WRITE_BATCH", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=10_000).map(|v| v as usize))]
+    pub write_batch: usize,
+
     /// Seconds to wait for connections to close on shutdown before giving up on them.
     #[arg(long, env = "CHAT_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
@@ -162,6 +192,19 @@ impl Config {
 
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout)
+    }
+
+    /// Refuses settings that contradict each other.
+    pub fn check(&self) -> Result<(), String> {
+        // A body may grow sixfold as JSON (\u00XX escapes); its frame must still fit.
+        let worst = self.max_body.saturating_mul(6).saturating_add(4096);
+        if worst > self.max_frame as u64 {
+            return Err(format!(
+                "--max-body {} needs --max-frame of at least {worst} (6 x body + 4096)",
+                self.max_body
+            ));
+        }
+        Ok(())
     }
 
     pub fn session_ttl_ms(&self) -> i64 {

@@ -9,7 +9,7 @@ use tracing::debug;
 
 use crate::conn::Connection;
 use crate::frames;
-use crate::service::{OpError, friends, groups, session};
+use crate::service::{OpError, friends, groups, messages, session};
 
 impl Connection {
     /// Answers one received payload with exactly one reply frame.
@@ -66,6 +66,12 @@ impl Connection {
             R::GroupKick(r) => reply(max_frame, id, groups::group_kick(self, r).await),
             R::GroupSetRole(r) => reply(max_frame, id, groups::group_set_role(self, r).await),
             R::GroupDissolve(r) => reply(max_frame, id, groups::group_dissolve(self, r).await),
+            R::Send(r) => reply(max_frame, id, messages::send(self, r).await),
+            R::Sync(r) => reply(max_frame, id, messages::sync(self, r).await),
+            R::History(r) => reply(max_frame, id, messages::history(self, r).await),
+            R::Conversations(r) => reply(max_frame, id, messages::conversations(self, r).await),
+            R::Read(r) => reply(max_frame, id, messages::read(self, r).await),
+            R::Recall(r) => reply(max_frame, id, messages::recall(self, r).await),
             other => {
                 let message = format!("`{}` is not available on this server yet", other.op());
                 reply::<Empty>(max_frame, id, Err(OpError::new(ErrorCode::Unavailable, message)))

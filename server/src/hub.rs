@@ -118,10 +118,16 @@ impl Hub {
             .unwrap_or_default()
     }
 
-    /// Pushes one frame (the same bytes) to every connection of the user but `except`.
-    pub fn send_to_user(&self, user_id: u64, frame: &Bytes, except: Option<u64>) {
-        for handle in self.handles(user_id, except) {
-            handle.push(frame.clone());
+    /// Pushes one frame (the same bytes) to every connection of each user but the
+    /// connection `except`. Pushing never waits, so the map is locked only once.
+    pub fn send_to_users(&self, users: &[u64], frame: &Bytes, except: Option<u64>) {
+        let map = self.lock();
+        for user in users {
+            for handle in map.get(user).into_iter().flatten() {
+                if Some(handle.conn_id) != except {
+                    handle.push(frame.clone());
+                }
+            }
         }
     }
 
@@ -165,8 +171,8 @@ mod tests {
         hub.attach(5, slow);
         hub.attach(5, fast.clone());
         let frame = Bytes::from_static(b"\0\0\0\x02{}");
-        hub.send_to_user(5, &frame, None);
-        hub.send_to_user(5, &frame, None);
+        hub.send_to_users(&[5], &frame, None);
+        hub.send_to_users(&[5], &frame, None);
         assert!(slow_token.is_cancelled());
         assert!(!fast.close_token().is_cancelled());
         assert_eq!(rfast.try_recv().unwrap(), frame);

@@ -5,16 +5,19 @@
 //! bounded outbox -> [`conn`] writer. Events to other users go through the [`hub`].
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod conn;
 mod dispatch;
 pub mod frames;
 pub mod hub;
+pub mod rate;
 pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;
 pub mod throttle;
+pub mod writer;
 
 pub use config::Config;
 pub use server::{Server, ServerError};

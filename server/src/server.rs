@@ -26,6 +26,8 @@ pub enum ServerError {
     DataDir(std::io::Error),
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("invalid settings: {0}")]
+    Config(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -48,7 +50,8 @@ impl Server {
                 url
             }
         };
-        let store = store::open(url.as_str()).await?;
+        config.check().map_err(ServerError::Config)?;
+        let store = store::SqlStore::open(url.as_str(), config.durability).await?;
         info!(database = %url, "database ready");
         Self::bind_with_store(config, Arc::new(store)).await
     }

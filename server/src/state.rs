@@ -7,16 +7,22 @@ use std::time::Duration;
 use chat_proto::{Event, encode_frame};
 
 use crate::auth::PasswordHasher;
+use crate::bus::{Bus, LocalBus};
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::rate::SendRate;
 use crate::store::Store;
 use crate::throttle::{LoginThrottle, ThrottleConfig};
+use crate::writer::Writer;
 
 #[derive(Debug)]
 pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub hub: Hub,
+    pub bus: Arc<dyn Bus>,
+    pub writer: Writer,
+    pub send_rate: SendRate,
     pub hasher: PasswordHasher,
     pub throttle: LoginThrottle,
     next_conn_id: AtomicU64,
@@ -30,10 +36,15 @@ impl AppState {
             max_failures_per_addr: config.login_max_failures_per_addr,
             ..ThrottleConfig::default()
         });
+        let hub = Hub::new();
+        let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(hub.clone()));
         Self {
+            writer: Writer::spawn(store.clone(), bus.clone(), config.max_frame, config.write_batch),
+            bus,
+            send_rate: SendRate::new(config.send_rate, config.send_burst),
             config,
             store,
-            hub: Hub::new(),
+            hub,
             hasher: PasswordHasher::new(),
             throttle,
             next_conn_id: AtomicU64::new(1),
@@ -44,20 +55,21 @@ impl AppState {
         self.next_conn_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Pushes `event` to every connection of each of `users` on this node; the event
-    /// is serialized once and the same bytes go to every connection.
-    pub fn notify(&self, users: impl IntoIterator<Item = u64>, event: impl Into<Event>) {
+    /// Pushes `event` to every connection of each of `users` (but connection
+    /// `except`); the event is serialized once and the same bytes go to every
+    /// connection.
+    pub fn notify_except(&self, users: &[u64], event: impl Into<Event>, except: Option<u64>) {
         let event = event.into();
         match encode_frame(&event, self.config.max_frame) {
-            Ok(frame) => {
-                for user in users {
-                    self.hub.send_to_user(user, &frame, None);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, event = event.name(), "event could not be encoded")
-            }
+            Ok(frame) => self.bus.publish(users, &frame, except),
+            Err(e) => tracing::error!(error = %e, event = event.name(), "event could not be encoded"),
         }
+    }
+
+    /// Pushes `event` to every connection of each of `users`.
+    pub fn notify(&self, users: impl IntoIterator<Item = u64>, event: impl Into<Event>) {
+        let users: Vec<u64> = users.into_iter().collect();
+        self.notify_except(&users, event, None);
     }
 }
 

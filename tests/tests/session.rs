@@ -7,7 +7,7 @@ use chat_proto::ErrorCode;
 use chat_proto::event::{CloseReason, Closing};
 use chat_proto::model::Target;
 use chat_proto::request::{
-    ChangePassword, DeleteAccount, FriendList, Hello, Login, Logout, Ping, Register, Resume, Send,
+    ChangePassword, DeleteAccount, FileUpload, FriendList, Hello, Login, Logout, Ping, Register, Resume, Send,
 };
 use chat_proto::{Event, PROTOCOL_VERSION};
 use chat_tests::{Backend, PASSWORD, TestServer, backend_tests, code};
@@ -109,7 +109,9 @@ async fn ops_need_login_and_unbuilt_ops_answer_unavailable(b: Backend) {
     c.call(Ping {}).await.unwrap();
 
     let alice = server.user("alice").await;
-    assert_eq!(code(alice.client.call(send).await), ErrorCode::Unavailable);
+    let upload = FileUpload { name: "a.txt".into(), size: 1, sha256: "00".repeat(32) };
+    assert_eq!(code(alice.client.call(upload).await), ErrorCode::Unavailable);
+    assert_eq!(code(alice.client.call(send).await), ErrorCode::NotFriend, "not even with oneself");
     assert!(alice.client.call(FriendList {}).await.unwrap().friends.is_empty());
     server.finish().await;
 }

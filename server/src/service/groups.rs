@@ -33,7 +33,7 @@ fn forbidden(why: &str) -> OpError {
 
 /// The caller's role in the group: `not_found` when the group does not exist,
 /// `not_member` when the caller is not in it.
-async fn role_of(state: &AppState, group_id: u64, user_id: u64) -> Result<Role, OpError> {
+pub async fn role_of(state: &AppState, group_id: u64, user_id: u64) -> Result<Role, OpError> {
     if let Some(role) = state.store.member_role(group_id, user_id).await? {
         return Ok(role);
     }

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod friends;
 pub mod groups;
+pub mod messages;
 pub mod presence;
 pub mod session;
 

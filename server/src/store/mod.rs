@@ -11,11 +11,15 @@
 //! against any other write to the same rows, so concurrent requests cannot both pass
 //! a check that only one of them may pass.
 
+pub mod messages;
 mod sql;
 
 use async_trait::async_trait;
 use chat_proto::model::Role;
 
+pub use messages::{
+    AppendOutcome, AppendRequest, ConvKey, ConversationRow, MessageStore, Page, Refusal, SendTo,
+};
 pub use sql::{SqlStore, redact_url};
 
 /// Which database family a store speaks to.
@@ -193,6 +197,7 @@ pub trait FriendStore: Send + Sync {
     async fn unblock(&self, blocker: u64, blocked: u64) -> StoreResult<bool>;
     /// Friends with no block between them and the user: who sees the user's presence.
     async fn presence_audience(&self, user: u64) -> StoreResult<Vec<u64>>;
+    async fn are_friends(&self, a: u64, b: u64) -> StoreResult<bool>;
 }
 
 /// A group as anyone may see it.
@@ -277,12 +282,12 @@ pub trait GroupStore: Send + Sync {
 
 /// The durable state of the server. Every statement is parameterized.
 #[async_trait]
-pub trait Store: AccountStore + FriendStore + GroupStore + std::fmt::Debug + 'static {
+pub trait Store: AccountStore + FriendStore + GroupStore + MessageStore + std::fmt::Debug + 'static {
     /// Waits for pending writes and closes the connections.
     async fn close(&self);
 }
 
 /// Opens the store at `url` (`sqlite:PATH`, `mysql://...`) and applies its migrations.
 pub async fn open(url: &str) -> StoreResult<SqlStore> {
-    SqlStore::open(url).await
+    SqlStore::open(url, crate::config::Durability::Process).await
 }

@@ -207,6 +207,15 @@ impl FriendStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn are_friends(&self, a: u64, b: u64) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 AS hit FROM friendships WHERE user_id = ? AND friend_id = ?")
+            .bind(db_id(a)?)
+            .bind(db_id(b)?)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     async fn presence_audience(&self, user: u64) -> StoreResult<Vec<u64>> {
         sqlx::query(
             "SELECT f.friend_id FROM friendships f \

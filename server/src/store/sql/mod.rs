@@ -3,6 +3,7 @@
 mod accounts;
 mod friends;
 mod groups;
+mod messages;
 
 use std::str::FromStr;
 
@@ -12,6 +13,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row, Transaction};
 
 use super::{Dialect, Store, StoreError, StoreResult, UserRecord, UserRef};
+use crate::config::Durability;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
@@ -27,7 +29,7 @@ type Tx = Transaction<'static, sqlx::Any>;
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 impl SqlStore {
-    pub async fn open(url: &str) -> StoreResult<Self> {
+    pub async fn open(url: &str, durability: Durability) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let dialect = if url.starts_with("sqlite:") {
             Dialect::Sqlite
@@ -42,13 +44,18 @@ impl SqlStore {
             Dialect::Sqlite => {
                 AnyPoolOptions::new()
                     .max_connections(8)
-                    .after_connect(|conn, _| {
+                    .after_connect(move |conn, _| {
                         Box::pin(async move {
-                            // WAL lets readers run beside the writer; NORMAL in WAL mode
+                            // WAL lets readers run beside the writer. In WAL mode NORMAL
                             // survives a process crash (a power loss may drop the last
-                            // commits). Waiting on a busy database beats failing.
+                            // commits); FULL also survives a power loss. Waiting on a
+                            // busy database beats failing.
                             conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute(match durability {
+                                Durability::Process => "PRAGMA synchronous = NORMAL",
+                                Durability::Power => "PRAGMA synchronous = FULL",
+                            })
+                            .await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA busy_timeout = 5000").await?;
                             Ok(())
