@@ -27,7 +27,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most frames the writer gathers into one socket write.
 const WRITE_BATCH: usize = 64;
 /// Read buffer to start with; it grows to the largest frame seen.
-const READ_BUFFER: usize = 1024;
+const READ_BUFFER: usize = 256;
 
 /// The logged-in side of a connection.
 #[derive(Debug, Clone)]
@@ -117,7 +117,9 @@ impl Connection {
                     return End::ReadError;
                 }
             };
-            let reply = self.handle_payload(&payload).await;
+            // Boxed: the op futures are large, and an idle connection should not carry
+            // their space.
+            let reply = Box::pin(self.handle_payload(&payload)).await;
             drop(payload);
             if !self.handle.send(reply).await {
                 return End::WriterGone;
