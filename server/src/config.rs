@@ -197,10 +197,10 @@ impl Config {
     /// Refuses settings that contradict each other.
     pub fn check(&self) -> Result<(), String> {
         // A body may grow sixfold as JSON (\u00XX escapes); its frame must still fit.
-        let worst = self.max_body.saturating_mul(6).saturating_add(4096);
+        let worst = self.max_body.saturating_mul(6).saturating_add(1024);
         if worst > self.max_frame as u64 {
             return Err(format!(
-                "--max-body {} needs --max-frame of at least {worst} (6 x body + 4096)",
+                "--max-body {} needs --max-frame of at least {worst} (6 x body + 1024)",
                 self.max_body
             ));
         }

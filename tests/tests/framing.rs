@@ -7,7 +7,7 @@ use chat_tests::{Backend, Raw, TestServer, frame, raw_code};
 use serde_json::json;
 
 async fn server() -> TestServer {
-    TestServer::start_with(Backend::Sqlite, &["--max-frame", "4096", "--max-body", "256"]).await.unwrap()
+    TestServer::start_with(Backend::Sqlite, &["--max-frame", "4096", "--max-body", "400"]).await.unwrap()
 }
 
 async fn assert_usable(raw: &mut Raw, id: u64) {
