@@ -6,24 +6,31 @@ use std::sync::Arc;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use sha2::{Digest, Sha256};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{OnceCell, mpsc, oneshot};
 
-/// Hashes and verifies passwords on the blocking pool. At most one hash per core runs
-/// at once, so a burst of logins cannot starve the rest of the server.
+/// Hashes and verifies passwords on a few dedicated threads (one per core), so a
+/// burst of logins cannot starve the rest of the server, and the memory argon2 needs
+/// (19 MiB per hash) is reused by the same threads instead of spreading over every
+/// thread of the blocking pool, where the allocator keeps it.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<HashJob>,
     /// A hash of a random password, verified against when the user does not exist so
     /// that a wrong username costs as much time as a wrong password.
     decoy: Arc<OnceCell<String>>,
 }
 
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Hash requests waiting for a thread before callers wait for room.
+const HASH_QUEUE: usize = 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("password hashing task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
+    #[error("the password hashing threads are gone")]
+    Gone,
 }
 
 impl Default for PasswordHasher {
@@ -35,7 +42,26 @@ impl Default for PasswordHasher {
 impl PasswordHasher {
     pub fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self { permits: Arc::new(Semaphore::new(cores)), decoy: Arc::new(OnceCell::new()) }
+        let (jobs, rx) = mpsc::channel::<HashJob>(HASH_QUEUE);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..cores {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+                loop {
+                    // Holding the lock while waiting is fine: whoever holds it takes the
+                    // next job, the others wait their turn.
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
+                    match job {
+                        Some(job) => job(),
+                        None => return,
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        Self { jobs, decoy: Arc::new(OnceCell::new()) }
     }
 
     /// An argon2id PHC string for `password`, with a fresh random salt.
@@ -82,8 +108,12 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|e| HashError::Hash(e.to_string()))?;
-        tokio::task::spawn_blocking(work).await?
+        let (done, result) = oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs.send(job).await.map_err(|_| HashError::Gone)?;
+        result.await.map_err(|_| HashError::Gone)?
     }
 }
 

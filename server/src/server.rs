@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chat_proto::{ErrorBody, ErrorCode};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,6 +17,8 @@ use crate::state::{AppState, now_ms};
 use crate::store::{self, Store, StoreError};
 use crate::{conn, frames};
 
+/// Pending connections the kernel may queue before the server accepts them.
+const ACCEPT_BACKLOG: u32 = 8192;
 /// How often expired sessions are swept from the database.
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
@@ -59,7 +61,7 @@ impl Server {
     /// Binds with an already opened store.
     pub async fn bind_with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, ServerError> {
         let addr = config.listen;
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
         Ok(Self { listener, state: Arc::new(AppState::new(config, store)) })
     }
 
@@ -125,6 +127,17 @@ impl Server {
         state.store.close().await;
         info!("shut down");
     }
+}
+
+/// Binds with a deep accept backlog (the kernel caps it at `net.core.somaxconn`), so
+/// that thousands of clients reconnecting at once after a restart are queued rather
+/// than dropped into SYN retries, and with SO_REUSEADDR, so that a restarted server
+/// can bind again while old connections linger in TIME_WAIT.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 fn is_out_of_descriptors(e: &std::io::Error) -> bool {

@@ -105,7 +105,7 @@ pub trait AccountStore: Send + Sync {
 
     async fn create_session(&self, session: NewSession<'_>) -> StoreResult<u64>;
     /// The live session (not expired at `now`) with this token hash, and its user;
-    /// its expiry is pushed to `new_expiry`.
+    /// its expiry is pushed to `new_expiry` when it lags by more than a day.
     async fn resume_session(
         &self,
         token_hash: &str,

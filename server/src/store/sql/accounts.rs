@@ -8,6 +8,9 @@ use sqlx::{Executor, Row};
 use super::{SqlStore, Tx, db_id, get_id, insert_id, insert_sql, unique_violation, user_from_row};
 use crate::store::{AccountStore, DeletedAccount, Dialect, NewSession, StoreResult, UserRecord};
 
+/// How far behind its due value a session's expiry may lag before it is written.
+const EXPIRY_SLACK_MS: i64 = 86_400_000;
+
 async fn insert_session<'e, E>(dialect: Dialect, executor: E, s: &NewSession<'_>) -> StoreResult<u64>
 where
     E: Executor<'e, Database = sqlx::Any>,
@@ -144,7 +147,7 @@ impl AccountStore for SqlStore {
         new_expiry: i64,
     ) -> StoreResult<Option<(u64, UserRecord)>> {
         let row = sqlx::query(
-            "SELECT s.id AS session_id, u.id, u.username, u.password_hash \
+            "SELECT s.id AS session_id, s.expires_at, u.id, u.username, u.password_hash \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = ? AND s.expires_at > ?",
         )
@@ -154,11 +157,16 @@ impl AccountStore for SqlStore {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let session_id: i64 = row.try_get("session_id")?;
-        sqlx::query("UPDATE sessions SET expires_at = ? WHERE id = ?")
-            .bind(new_expiry)
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        // A write per resume would make a reconnect storm a write storm; moving the
+        // expiry once a day is as good.
+        if new_expiry.saturating_sub(expires_at) > EXPIRY_SLACK_MS {
+            sqlx::query("UPDATE sessions SET expires_at = ? WHERE id = ?")
+                .bind(new_expiry)
+                .bind(session_id)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(Some((get_id(&row, "session_id")?, user_from_row(&row)?)))
     }
 

@@ -57,6 +57,10 @@ impl SqlStore {
                             })
                             .await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
+                            // Statement journals in memory, and a page cache that holds
+                            // every conversation's hot index pages.
+                            conn.execute("PRAGMA temp_store = MEMORY").await?;
+                            conn.execute("PRAGMA cache_size = -16384").await?;
                             conn.execute("PRAGMA busy_timeout = 5000").await?;
                             Ok(())
                         })
