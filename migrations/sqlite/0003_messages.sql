@@ -33,8 +33,8 @@ CREATE TABLE messages (
     recalled      INTEGER NOT NULL DEFAULT 0,
     UNIQUE (conv_key, seq)
 );
--- NULL client_msg_ids never collide: only sends that carry one are deduplicated.
-CREATE UNIQUE INDEX messages_client_id ON messages (sender_id, client_msg_id);
+-- Only sends that carry a client_msg_id are deduplicated, so only they are indexed.
+CREATE UNIQUE INDEX messages_client_id ON messages (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
 
 CREATE TABLE read_markers (
     user_id  INTEGER NOT NULL,
