@@ -1,6 +1,11 @@
-//! chat-tui's library: the connection to the server ([`client`]), shared by the
-//! terminal UI, the scriptable subcommands and the end-to-end tests.
+//! chat-tui's library: the connection to the server ([`client`]), the session that
+//! stays connected and caught up ([`session`]), the local history ([`history`]) and
+//! where the client keeps its files ([`config`]). The terminal UI, the scriptable
+//! subcommands and the end-to-end tests all build on it.
 
 pub mod client;
+pub mod config;
+pub mod history;
+pub mod session;
 
 pub use client::{Client, ClientError, Connected};

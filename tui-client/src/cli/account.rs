@@ -1,0 +1,86 @@
+//! register, login, logout, whoami.
+
+use std::io::BufRead;
+
+use chat_proto::request::{Login, Logout, Register};
+use chat_tui::config::SavedSession;
+use serde_json::json;
+
+use super::{Context, EXIT_LOCAL, EXIT_USAGE, Failure};
+
+#[derive(Debug, clap::Args)]
+pub struct Credentials {
+    /// The account's username.
+    pub username: String,
+    /// Read the password from the first line of standard input instead of a prompt.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// The password, from stdin or a prompt that does not echo.
+fn password(c: &Credentials) -> Result<String, Failure> {
+    if c.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::new(EXIT_LOCAL, format!("cannot read the password: {e}")))?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    rpassword::prompt_password(format!("password for {}: ", c.username)).map_err(|e| {
+        Failure::new(EXIT_USAGE, format!("cannot prompt for a password ({e}); use --password-stdin"))
+    })
+}
+
+pub async fn register(ctx: &Context, c: Credentials) -> Result<(), Failure> {
+    let password = password(&c)?;
+    let client = ctx.connect().await?;
+    let reply = client.call(Register { username: c.username.clone(), password: password.clone() }).await?;
+    let saved = log_in(ctx, &client, &c.username, password).await?;
+    ctx.out.print(&json!({"user_id": reply.user_id, "username": saved.username}), || {
+        format!("registered and logged in as {} (user {})", saved.username, reply.user_id)
+    });
+    Ok(())
+}
+
+pub async fn login(ctx: &Context, c: Credentials) -> Result<(), Failure> {
+    let password = password(&c)?;
+    let client = ctx.connect().await?;
+    let saved = log_in(ctx, &client, &c.username, password).await?;
+    ctx.out.print(
+        &json!({"user_id": saved.user_id, "username": saved.username, "server": saved.server}),
+        || format!("logged in as {} (user {}) at {}", saved.username, saved.user_id, saved.server),
+    );
+    Ok(())
+}
+
+async fn log_in(
+    ctx: &Context,
+    client: &chat_tui::Client,
+    username: &str,
+    password: String,
+) -> Result<SavedSession, Failure> {
+    let device = Some("chat-tui".to_owned());
+    let me = client.call(Login { username: username.to_owned(), password, device }).await?;
+    let saved =
+        SavedSession { server: ctx.server()?, username: me.username, user_id: me.user_id, token: me.token };
+    ctx.profile.save_session(&saved)?;
+    Ok(saved)
+}
+
+pub async fn logout(ctx: &Context) -> Result<(), Failure> {
+    let (client, saved) = ctx.logged_in().await?;
+    client.call(Logout {}).await?;
+    ctx.profile.forget_session()?;
+    ctx.out.print(&json!({"logged_out": saved.username}), || format!("logged out {}", saved.username));
+    Ok(())
+}
+
+pub async fn whoami(ctx: &Context) -> Result<(), Failure> {
+    let (_client, saved) = ctx.logged_in().await?;
+    ctx.out.print(
+        &json!({"user_id": saved.user_id, "username": saved.username, "server": saved.server}),
+        || format!("{} (user {}) at {}", saved.username, saved.user_id, saved.server),
+    );
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! send, history, tail, conversations.
+
+use std::io::Read;
+use std::time::Duration;
+
+use chat_proto::model::Target;
+use chat_proto::request::{Conversations, History as HistoryOp, Send};
+use chat_tui::history::History;
+use chat_tui::session::{self, SessionConfig, Status, Update};
+use serde_json::json;
+
+use super::output::{message, target};
+use super::{Context, EXIT_LOCAL, EXIT_NOT_LOGGED_IN, EXIT_USAGE, Failure};
+
+/// A friend's name or a group id.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct With {
+    /// A friend's username.
+    #[arg(long = "with", alias = "to")]
+    pub user: Option<String>,
+    /// A group id.
+    #[arg(long)]
+    pub group: Option<u64>,
+}
+
+impl With {
+    fn target(&self) -> Result<Target, Failure> {
+        match (&self.user, self.group) {
+            (Some(u), None) => Ok(Target::User(u.clone())),
+            (None, Some(g)) => Ok(Target::Group(g)),
+            _ => Err(Failure::new(EXIT_USAGE, "give exactly one of --to/--with USER or --group ID")),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub with: With,
+    /// The text; `-` or nothing reads it from standard input.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub with: With,
+    /// How many of the newest messages.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+}
+
+/// A fresh id for one composed message, reused if the same send is retried.
+fn client_msg_id() -> String {
+    let mut raw = [0u8; 16];
+    // Without randomness the send is still correct, only not deduplicated.
+    if getrandom::fill(&mut raw).is_err() {
+        return format!("t{}", std::process::id());
+    }
+    hex::encode(raw)
+}
+
+pub async fn send(ctx: &Context, a: SendArgs) -> Result<(), Failure> {
+    let to = a.with.target()?;
+    let body = match a.text.as_deref() {
+        Some("-") | None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::new(EXIT_LOCAL, format!("cannot read the message: {e}")))?;
+            text.strip_suffix('\n').map(str::to_owned).unwrap_or(text)
+        }
+        Some(text) => text.to_owned(),
+    };
+    let (client, _) = ctx.logged_in().await?;
+    let reply = client
+        .call(Send { to: to.clone(), body, client_msg_id: Some(client_msg_id()), file_id: None })
+        .await?;
+    ctx.out.print(&reply, || format!("sent to {} (seq {}, msg {})", target(&to), reply.seq, reply.msg_id));
+    Ok(())
+}
+
+pub async fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
+    let with = a.with.target()?;
+    let (client, saved) = ctx.logged_in().await?;
+    let page = client.call(HistoryOp { with: with.clone(), before: None, limit: Some(a.limit) }).await?;
+    let mut messages = page.messages;
+    messages.reverse();
+    // Kept locally too, so the conversation can be shown without the server.
+    let mut local = History::open(ctx.profile.history_file(&saved.username))?;
+    local.store_page(&with, &messages)?;
+    for m in &messages {
+        ctx.out.print(m, || message(m));
+    }
+    Ok(())
+}
+
+pub async fn list(ctx: &Context) -> Result<(), Failure> {
+    let (client, _) = ctx.logged_in().await?;
+    let mut before = None;
+    loop {
+        let page = client.call(Conversations { limit: None, before }).await?;
+        for c in &page.conversations {
+            ctx.out.print(c, || {
+                let last = c.last_message.as_ref().map(message).unwrap_or_default();
+                format!("{}\tunread {}\t{}", target(&c.with), c.unread, last)
+            });
+        }
+        before = page.conversations.last().map(|c| c.activity);
+        if !page.more || before.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+pub async fn tail(ctx: &Context) -> Result<(), Failure> {
+    let saved = ctx.saved()?;
+    let server = ctx.server_flag.clone().unwrap_or_else(|| saved.server.clone());
+    let history = History::open(ctx.profile.history_file(&saved.username))?;
+    let config = SessionConfig {
+        server,
+        username: saved.username.clone(),
+        token: saved.token.clone(),
+        request_timeout: Duration::from_secs(30),
+    };
+    let (handle, mut updates) = session::spawn(config, history);
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        let update = tokio::select! {
+            _ = &mut interrupted => break,
+            update = updates.recv() => match update {
+                Some(update) => update,
+                None => break,
+            },
+        };
+        match update {
+            Update::Event(event) => ctx.out.print(&event, || match &event {
+                chat_proto::Event::Message(m) => {
+                    format!("{}\t{}", target_of(&m.message, &saved.username), message(&m.message))
+                }
+                other => format!("{} {}", other.name(), serde_json::to_string(other).unwrap_or_default()),
+            }),
+            Update::Status(Status::LoggedOut) => {
+                handle.stop();
+                return Err(Failure::new(
+                    EXIT_NOT_LOGGED_IN,
+                    "the saved session was revoked: run `chat-tui login` again",
+                ));
+            }
+            Update::Status(status) => eprintln!("{}", status_line(&status)),
+            Update::CaughtUp { with, new } => {
+                let line = json!({"caught_up": target(&with), "new": new});
+                if ctx.out.json {
+                    eprintln!("{line}");
+                } else if new > 0 {
+                    eprintln!("caught up {} new message(s) with {}", new, target(&with));
+                }
+            }
+        }
+    }
+    handle.stop();
+    Ok(())
+}
+
+fn target_of(m: &chat_proto::model::Message, me: &str) -> String {
+    target(&chat_tui::history::conversation_of(m, me))
+}
+
+fn status_line(s: &Status) -> String {
+    match s {
+        Status::Connecting { attempt: 0 } => "connecting...".into(),
+        Status::Connecting { attempt } => format!("reconnecting (attempt {})...", attempt + 1),
+        Status::Online => "online".into(),
+        Status::Offline { retry_in, reason } => {
+            format!("offline ({reason}); retrying in {:.1} s", retry_in.as_secs_f64())
+        }
+        Status::LoggedOut => "logged out".into(),
+    }
+}

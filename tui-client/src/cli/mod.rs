@@ -1,0 +1,192 @@
+//! The scriptable subcommands.
+
+mod account;
+mod conversations;
+mod output;
+mod social;
+
+use chat_tui::config::{ConfigError, DEFAULT_SERVER, Profile, SavedSession};
+use chat_tui::{Client, ClientError};
+use clap::{Parser, Subcommand};
+
+pub use output::Output;
+
+/// The server refused the request (the message names its error code).
+pub const EXIT_REFUSED: u8 = 1;
+/// The command line was wrong (clap uses 2 as well).
+pub const EXIT_USAGE: u8 = 2;
+/// The server could not be reached, or the connection was lost.
+pub const EXIT_CONNECTION: u8 = 3;
+/// No saved session, or it expired: `chat-tui login` first.
+pub const EXIT_NOT_LOGGED_IN: u8 = 4;
+/// A local file could not be read or written.
+pub const EXIT_LOCAL: u8 = 5;
+
+/// chat-tui: a terminal chat client.
+///
+/// Exit codes: 0 done, 1 the server refused (error code on stderr), 2 bad usage,
+/// 3 cannot reach the server, 4 not logged in, 5 local files unreadable.
+#[derive(Debug, Parser)]
+#[command(name = "chat-tui", version, about, long_about = None)]
+pub struct Cli {
+    /// Server `host:port` (default: the config file's, else 127.0.0.1:7878).
+    #[arg(long, env = "CHAT_SERVER", global = true)]
+    pub server: Option<String>,
+    /// Profile: a separate account, session and history on this machine.
+    #[arg(long, env = "CHAT_PROFILE", default_value = "default", global = true)]
+    pub profile: String,
+    /// Print machine-readable JSON (one object per line) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an account and log in to it.
+    Register(account::Credentials),
+    /// Log in and save the session for the other subcommands.
+    Login(account::Credentials),
+    /// Log out and forget the saved session.
+    Logout,
+    /// Show who is logged in, and where.
+    Whoami,
+    /// Send a message to a friend or a group.
+    Send(conversations::SendArgs),
+    /// Show a conversation's messages, oldest first.
+    History(conversations::HistoryArgs),
+    /// Print incoming events until interrupted, reconnecting as needed.
+    Tail,
+    /// List conversations with unread counts, newest first.
+    Conversations,
+    /// Friends: list (default), add, accept, reject, remove, block, unblock, requests.
+    Friends {
+        #[command(subcommand)]
+        action: Option<social::FriendsAction>,
+    },
+    /// Groups: list (default), create, info, search, join, requests, accept, reject,
+    /// members, leave, kick, promote, demote, dissolve.
+    Groups {
+        #[command(subcommand)]
+        action: Option<social::GroupsAction>,
+    },
+}
+
+/// Why a subcommand failed, and the exit code that says so.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub exit: u8,
+}
+
+impl Failure {
+    pub fn new(exit: u8, message: impl Into<String>) -> Self {
+        Self { message: message.into(), exit }
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        let exit = match &e {
+            ClientError::Server { error, .. } if error.code == chat_proto::ErrorCode::Unauthenticated => {
+                EXIT_NOT_LOGGED_IN
+            }
+            ClientError::Server { .. } => EXIT_REFUSED,
+            _ => EXIT_CONNECTION,
+        };
+        Self::new(exit, e.to_string())
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Self::new(EXIT_LOCAL, e.to_string())
+    }
+}
+
+impl From<chat_tui::history::HistoryError> for Failure {
+    fn from(e: chat_tui::history::HistoryError) -> Self {
+        Self::new(EXIT_LOCAL, e.to_string())
+    }
+}
+
+/// What every subcommand starts from.
+#[derive(Debug)]
+pub struct Context {
+    pub profile: Profile,
+    pub server_flag: Option<String>,
+    pub out: Output,
+}
+
+impl Context {
+    /// The server to talk to: the flag (or `CHAT_SERVER`), the config file's, the
+    /// default.
+    pub fn server(&self) -> Result<String, Failure> {
+        if let Some(s) = &self.server_flag {
+            return Ok(s.clone());
+        }
+        Ok(self.profile.load_config()?.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned()))
+    }
+
+    pub async fn connect(&self) -> Result<Client, Failure> {
+        let server = self.server()?;
+        let connected = Client::connect(server.as_str()).await.map_err(|e| {
+            Failure::new(EXIT_CONNECTION, format!("cannot reach the server at {server}: {e}"))
+        })?;
+        Ok(connected.client)
+    }
+
+    /// The saved session, or exit code 4.
+    pub fn saved(&self) -> Result<SavedSession, Failure> {
+        self.profile.load_session()?.ok_or_else(|| {
+            Failure::new(EXIT_NOT_LOGGED_IN, "not logged in: run `chat-tui login USERNAME` first")
+        })
+    }
+
+    /// A connection authenticated with the saved session.
+    pub async fn logged_in(&self) -> Result<(Client, SavedSession), Failure> {
+        let saved = self.saved()?;
+        let server = self.server_flag.clone().unwrap_or_else(|| saved.server.clone());
+        let connected = Client::connect(server.as_str()).await.map_err(|e| {
+            Failure::new(EXIT_CONNECTION, format!("cannot reach the server at {server}: {e}"))
+        })?;
+        let resume =
+            chat_proto::request::Resume { token: saved.token.clone(), device: Some("chat-tui".into()) };
+        match connected.client.call(resume).await {
+            Ok(_) => Ok((connected.client, saved)),
+            Err(e) if e.code() == Some(chat_proto::ErrorCode::InvalidCredentials) => Err(Failure::new(
+                EXIT_NOT_LOGGED_IN,
+                "the saved session expired or was revoked: run `chat-tui login` again",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let profile = Profile::locate(&cli.profile)?;
+    let ctx = Context { profile, server_flag: cli.server, out: Output { json: cli.json } };
+    let Some(command) = cli.command else {
+        return Err(Failure::new(
+            EXIT_USAGE,
+            "the full-screen interface is not built yet; see `chat-tui --help` for the subcommands",
+        ));
+    };
+    match command {
+        Command::Register(c) => account::register(&ctx, c).await,
+        Command::Login(c) => account::login(&ctx, c).await,
+        Command::Logout => account::logout(&ctx).await,
+        Command::Whoami => account::whoami(&ctx).await,
+        Command::Send(a) => conversations::send(&ctx, a).await,
+        Command::History(a) => conversations::history(&ctx, a).await,
+        Command::Tail => conversations::tail(&ctx).await,
+        Command::Conversations => conversations::list(&ctx).await,
+        Command::Friends { action } => {
+            social::friends(&ctx, action.unwrap_or(social::FriendsAction::List)).await
+        }
+        Command::Groups { action } => {
+            social::groups(&ctx, action.unwrap_or(social::GroupsAction::List)).await
+        }
+    }
+}

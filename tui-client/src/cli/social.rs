@@ -1,0 +1,243 @@
+//! friends and groups.
+
+use chat_proto::model::Role;
+use chat_proto::request::{
+    Block, FriendList, FriendRemove, FriendRequest, FriendRequests, FriendRespond, GroupCreate,
+    GroupDissolve, GroupInfo, GroupJoin, GroupKick, GroupLeave, GroupList, GroupMembers, GroupRequests,
+    GroupRespond, GroupSearch, GroupSetRole, Unblock,
+};
+use serde_json::json;
+
+use super::{Context, EXIT_REFUSED, Failure};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum FriendsAction {
+    /// Your friends, with presence.
+    List,
+    /// Ask USER to be friends.
+    Add {
+        user: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Accept USER's pending request.
+    Accept {
+        user: String,
+    },
+    /// Reject USER's pending request.
+    Reject {
+        user: String,
+    },
+    /// End a friendship.
+    Remove {
+        user: String,
+    },
+    /// Block USER: no messages, requests or presence between you.
+    Block {
+        user: String,
+    },
+    Unblock {
+        user: String,
+    },
+    /// Pending requests, to you and from you.
+    Requests,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum GroupsAction {
+    /// Your groups and your role in each.
+    List,
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Info {
+        group_id: u64,
+    },
+    /// Groups whose name contains QUERY.
+    Search {
+        query: String,
+    },
+    /// Ask to join (the owner or an admin approves).
+    Join {
+        group_id: u64,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Pending join requests (owner and admins).
+    Requests {
+        group_id: u64,
+    },
+    Accept {
+        request_id: u64,
+    },
+    Reject {
+        request_id: u64,
+    },
+    Members {
+        group_id: u64,
+    },
+    Leave {
+        group_id: u64,
+    },
+    Kick {
+        group_id: u64,
+        user: String,
+    },
+    /// Make a member an admin (owner only).
+    Promote {
+        group_id: u64,
+        user: String,
+    },
+    /// Make an admin a member again (owner only).
+    Demote {
+        group_id: u64,
+        user: String,
+    },
+    Dissolve {
+        group_id: u64,
+    },
+}
+
+fn done(ctx: &Context, what: String) {
+    ctx.out.print(&json!({"ok": true}), || what);
+}
+
+pub async fn friends(ctx: &Context, action: FriendsAction) -> Result<(), Failure> {
+    let (c, _) = ctx.logged_in().await?;
+    match action {
+        FriendsAction::List => {
+            for f in c.call(FriendList {}).await?.friends {
+                ctx.out.print(&f, || {
+                    let state = if f.online { "online" } else { "offline" };
+                    format!("{}\t{state}{}", f.username, if f.blocked { "\tblocked" } else { "" })
+                });
+            }
+        }
+        FriendsAction::Add { user, note } => {
+            let r = c.call(FriendRequest { user: user.clone(), note }).await?;
+            let text =
+                if r.accepted { format!("you and {user} are now friends") } else { format!("asked {user}") };
+            ctx.out.print(&r, || text);
+        }
+        FriendsAction::Accept { user } => answer(ctx, &c, &user, true).await?,
+        FriendsAction::Reject { user } => answer(ctx, &c, &user, false).await?,
+        FriendsAction::Remove { user } => {
+            c.call(FriendRemove { user: user.clone() }).await?;
+            done(ctx, format!("removed {user}"));
+        }
+        FriendsAction::Block { user } => {
+            c.call(Block { user: user.clone() }).await?;
+            done(ctx, format!("blocked {user}"));
+        }
+        FriendsAction::Unblock { user } => {
+            c.call(Unblock { user: user.clone() }).await?;
+            done(ctx, format!("unblocked {user}"));
+        }
+        FriendsAction::Requests => {
+            let r = c.call(FriendRequests {}).await?;
+            if ctx.out.json {
+                ctx.out.print(&r, String::new);
+            } else {
+                for i in &r.incoming {
+                    println!("from {}\t{}", i.from, i.note);
+                }
+                for o in &r.outgoing {
+                    println!("to {}\t{}", o.to, o.note);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Answers the pending request from `user`, found by name.
+async fn answer(ctx: &Context, c: &chat_tui::Client, user: &str, accept: bool) -> Result<(), Failure> {
+    let pending = c.call(FriendRequests {}).await?.incoming;
+    let Some(request) = pending.iter().find(|r| r.from.eq_ignore_ascii_case(user)) else {
+        return Err(Failure::new(EXIT_REFUSED, format!("no pending friend request from {user}")));
+    };
+    c.call(FriendRespond { request_id: request.request_id, accept }).await?;
+    done(ctx, format!("{} {}'s request", if accept { "accepted" } else { "rejected" }, request.from));
+    Ok(())
+}
+
+pub async fn groups(ctx: &Context, action: GroupsAction) -> Result<(), Failure> {
+    let (c, _) = ctx.logged_in().await?;
+    match action {
+        GroupsAction::List => {
+            for g in c.call(GroupList {}).await?.groups {
+                ctx.out.print(&g, || format!("{}\t{}\t{}", g.group_id, g.name, g.role.as_str()));
+            }
+        }
+        GroupsAction::Create { name, description } => {
+            let r = c.call(GroupCreate { name: name.clone(), description }).await?;
+            ctx.out.print(&r, || format!("created group {} ({name})", r.group_id));
+        }
+        GroupsAction::Info { group_id } => {
+            let g = c.call(GroupInfo { group_id }).await?;
+            ctx.out.print(&g, || {
+                format!(
+                    "{}\t{}\towner {}\t{} members\t{}",
+                    g.group_id, g.name, g.owner, g.member_count, g.description
+                )
+            });
+        }
+        GroupsAction::Search { query } => {
+            for g in c.call(GroupSearch { query }).await?.groups {
+                ctx.out.print(&g, || format!("{}\t{}\t{} members", g.group_id, g.name, g.member_count));
+            }
+        }
+        GroupsAction::Join { group_id, note } => {
+            let r = c.call(GroupJoin { group_id, note }).await?;
+            ctx.out.print(&r, || format!("asked to join group {group_id} (request {})", r.request_id));
+        }
+        GroupsAction::Requests { group_id } => {
+            for r in c.call(GroupRequests { group_id }).await?.requests {
+                ctx.out.print(&r, || format!("{}\t{}\t{}", r.request_id, r.user, r.note));
+            }
+        }
+        GroupsAction::Accept { request_id } => {
+            c.call(GroupRespond { request_id, accept: true }).await?;
+            done(ctx, format!("accepted request {request_id}"));
+        }
+        GroupsAction::Reject { request_id } => {
+            c.call(GroupRespond { request_id, accept: false }).await?;
+            done(ctx, format!("rejected request {request_id}"));
+        }
+        GroupsAction::Members { group_id } => {
+            for m in c.call(GroupMembers { group_id }).await?.members {
+                ctx.out.print(&m, || {
+                    format!(
+                        "{}\t{}\t{}",
+                        m.username,
+                        m.role.as_str(),
+                        if m.online { "online" } else { "offline" }
+                    )
+                });
+            }
+        }
+        GroupsAction::Leave { group_id } => {
+            c.call(GroupLeave { group_id }).await?;
+            done(ctx, format!("left group {group_id}"));
+        }
+        GroupsAction::Kick { group_id, user } => {
+            c.call(GroupKick { group_id, user: user.clone() }).await?;
+            done(ctx, format!("kicked {user}"));
+        }
+        GroupsAction::Promote { group_id, user } => {
+            c.call(GroupSetRole { group_id, user: user.clone(), role: Role::Admin }).await?;
+            done(ctx, format!("{user} is now an admin"));
+        }
+        GroupsAction::Demote { group_id, user } => {
+            c.call(GroupSetRole { group_id, user: user.clone(), role: Role::Member }).await?;
+            done(ctx, format!("{user} is now a member"));
+        }
+        GroupsAction::Dissolve { group_id } => {
+            c.call(GroupDissolve { group_id }).await?;
+            done(ctx, format!("dissolved group {group_id}"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! A session that stays connected: it connects, authenticates with `resume`,
+//! catches up (`conversations`, then `sync` after the highest stored seq of each
+//! conversation that moved) into the local history, and only then reports itself
+//! online; it pings at the server's heartbeat, stores live messages, and when the
+//! connection is lost it reconnects with exponential backoff and jitter.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chat_proto::request::{Conversations, Hello, Ping, Resume, Sync};
+use chat_proto::{ErrorCode, Event};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Client, ClientError, Connected};
+use crate::history::{History, HistoryError, LiveOutcome};
+
+/// First wait before a reconnect; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Updates buffered for the caller.
+const UPDATES: usize = 4096;
+/// Entries asked for per `sync` page (the server caps it at its `page_limit`).
+const SYNC_PAGE: u64 = 200;
+
+/// The connection's state as the caller sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Connecting {
+        attempt: u32,
+    },
+    /// Connected, authenticated and caught up.
+    Online,
+    Offline {
+        retry_in: Duration,
+        reason: String,
+    },
+    /// The saved token was refused: log in again. The session stops.
+    LoggedOut,
+}
+
+/// What the session tells its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    Status(Status),
+    /// An event from the server (live messages are already in the history).
+    Event(Event),
+    /// Catch-up stored `new` entries of a conversation.
+    CaughtUp {
+        with: chat_proto::model::Target,
+        new: usize,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+}
+
+/// How to reach and authenticate.
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub server: String,
+    pub username: String,
+    pub token: String,
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .finish()
+    }
+}
+
+/// The caller's handle; the session runs until [`SessionHandle::stop`] or until
+/// its token is refused.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    online: watch::Receiver<Option<Client>>,
+    stop: CancellationToken,
+    history: Arc<Mutex<History>>,
+}
+
+impl SessionHandle {
+    /// The connected client, once online.
+    pub async fn client(&self) -> Option<Client> {
+        let mut online = self.online.clone();
+        let client: Option<Client> = online.wait_for(Option::is_some).await.ok().and_then(|c| c.clone());
+        client
+    }
+
+    /// The client if online right now.
+    pub fn client_now(&self) -> Option<Client> {
+        self.online.borrow().clone()
+    }
+
+    pub fn history(&self) -> Arc<Mutex<History>> {
+        self.history.clone()
+    }
+
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+/// Starts a session; its updates come on the returned channel.
+pub fn spawn(config: SessionConfig, history: History) -> (SessionHandle, mpsc::Receiver<Update>) {
+    let (updates, rx) = mpsc::channel(UPDATES);
+    let (online_tx, online) = watch::channel(None);
+    let stop = CancellationToken::new();
+    let history = Arc::new(Mutex::new(history));
+    let handle = SessionHandle { online, stop: stop.clone(), history: history.clone() };
+    tokio::spawn(run(config, history, updates, online_tx, stop));
+    (handle, rx)
+}
+
+fn lock(history: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
+    history.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The wait before reconnect attempt `attempt`: exponential, capped, with up to 50 %
+/// random jitter so that clients dropped together do not return together.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF);
+    let mut r = [0u8; 2];
+    let jitter =
+        if getrandom::fill(&mut r).is_ok() { f64::from(u16::from_le_bytes(r)) / 65535.0 } else { 0.5 };
+    base.mul_f64(0.5 + 0.5 * jitter)
+}
+
+async fn run(
+    config: SessionConfig,
+    history: Arc<Mutex<History>>,
+    updates: mpsc::Sender<Update>,
+    online: watch::Sender<Option<Client>>,
+    stop: CancellationToken,
+) {
+    let mut attempt = 0u32;
+    loop {
+        let _ = updates.send(Update::Status(Status::Connecting { attempt })).await;
+        let reason = match connect(&config).await {
+            Ok((connected, heartbeat)) => {
+                attempt = 0;
+                let Connected { client, events } = connected;
+                match catch_up(&client, &history, &updates).await {
+                    Ok(()) => {
+                        let _ = online.send(Some(client.clone()));
+                        let _ = updates.send(Update::Status(Status::Online)).await;
+                        let reason =
+                            serve(&config, &client, events, heartbeat, &history, &updates, &stop).await;
+                        let _ = online.send(None);
+                        client.close();
+                        reason
+                    }
+                    Err(e) => e.to_string(),
+                }
+            }
+            Err(SessionError::Client(e)) if e.code() == Some(ErrorCode::InvalidCredentials) => {
+                let _ = updates.send(Update::Status(Status::LoggedOut)).await;
+                return;
+            }
+            Err(e) => e.to_string(),
+        };
+        if stop.is_cancelled() {
+            return;
+        }
+        let retry_in = backoff(attempt);
+        attempt = attempt.saturating_add(1);
+        let _ = updates.send(Update::Status(Status::Offline { retry_in, reason })).await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(retry_in) => {}
+        }
+    }
+}
+
+async fn connect(config: &SessionConfig) -> Result<(Connected, Duration), SessionError> {
+    let connected = Client::connect_with_timeout(config.server.as_str(), config.request_timeout).await?;
+    let hello = connected.client.call(Hello { client: Some("chat-tui".into()), protocol: Some(1) }).await?;
+    connected.client.call(Resume { token: config.token.clone(), device: Some("chat-tui".into()) }).await?;
+    Ok((connected, Duration::from_secs(hello.heartbeat_secs.max(1))))
+}
+
+/// Brings the local history level with the server: every conversation that moved is
+/// synced page by page from the highest seq stored.
+pub async fn catch_up(
+    client: &Client,
+    history: &Mutex<History>,
+    updates: &mpsc::Sender<Update>,
+) -> Result<(), SessionError> {
+    let mut listing = Vec::new();
+    let mut before = None;
+    loop {
+        let page = client.call(Conversations { limit: None, before }).await?;
+        before = page.conversations.last().map(|c| c.activity);
+        let more = page.more && before.is_some();
+        listing.extend(page.conversations);
+        if !more {
+            break;
+        }
+    }
+    let moved = {
+        let mut h = lock(history);
+        h.set_conversations(&listing)?;
+        h.moved(&listing)?
+    };
+    for (with, after) in moved {
+        let new = sync_conversation(client, history, &with, after).await?;
+        let _ = updates.send(Update::CaughtUp { with, new }).await;
+    }
+    Ok(())
+}
+
+/// Syncs one conversation after `after` until the server has nothing more; returns
+/// how many new entries were stored.
+pub async fn sync_conversation(
+    client: &Client,
+    history: &Mutex<History>,
+    with: &chat_proto::model::Target,
+    mut after: u64,
+) -> Result<usize, SessionError> {
+    let mut new = 0;
+    loop {
+        let page = client.call(Sync { with: with.clone(), after, limit: Some(SYNC_PAGE) }).await?;
+        let Some(last) = page.messages.last().map(|m| m.seq) else { break };
+        new += lock(history).store_page(with, &page.messages)?.stored;
+        after = last;
+        if !page.more {
+            break;
+        }
+    }
+    Ok(new)
+}
+
+async fn serve(
+    config: &SessionConfig,
+    client: &Client,
+    mut events: mpsc::Receiver<Event>,
+    heartbeat: Duration,
+    history: &Mutex<History>,
+    updates: &mpsc::Sender<Update>,
+    stop: &CancellationToken,
+) -> String {
+    let mut ping = tokio::time::interval(heartbeat);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return "stopped".into(),
+            _ = client.closed() => return "connection lost".into(),
+            _ = ping.tick() => {
+                if let Err(e) = client.call(Ping {}).await {
+                    return e.to_string();
+                }
+            }
+            event = events.recv() => {
+                let Some(event) = event else { return "connection lost".into() };
+                if let Event::Message(m) = &event {
+                    let outcome = lock(history).apply_live(&m.message, &config.username);
+                    match outcome {
+                        Ok(LiveOutcome::Gap { with, have, .. }) => {
+                            // Entries were missed (a dropped event): fetch them first.
+                            if let Err(e) = sync_conversation(client, history, &with, have).await {
+                                return e.to_string();
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "live message not stored"),
+                    }
+                }
+                let _ = updates.send(Update::Event(event)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        for attempt in 0..20 {
+            let d = backoff(attempt);
+            let base = FIRST_BACKOFF.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF);
+            assert!(d >= base / 2 && d <= base, "{attempt}: {d:?}");
+        }
+        assert!(backoff(30) <= MAX_BACKOFF);
+    }
+}
