@@ -33,7 +33,8 @@ pub fn target(t: &Target) -> String {
     }
 }
 
-/// One message as a line: `seq  time  from: body`.
+/// One message as a line: `seq  time  from: body`; a multi-line body continues on
+/// lines that start with a tab, so every line that does not is a new message.
 pub fn message(m: &Message) -> String {
     let secs = m.ts.div_euclid(1000);
     let (h, mi, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
@@ -46,5 +47,6 @@ pub fn message(m: &Message) -> String {
         },
         MessageKind::Text => m.body.clone(),
     };
+    let body = body.replace('\n', "\n\t");
     format!("{}\t{h:02}:{mi:02}:{s:02}Z\t{}: {body}", m.seq, m.from)
 }
