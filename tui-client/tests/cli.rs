@@ -177,6 +177,78 @@ fn a_scripted_session() {
 }
 
 #[test]
+fn every_other_subcommand() {
+    let server = TestServer::start();
+    let homes: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (ann, ben, cat) = (homes[0].path(), homes[1].path(), homes[2].path());
+    for (home, name) in [(ann, "ann"), (ben, "ben"), (cat, "cat")] {
+        stdout_of(
+            tui(home, &server).args(["register", name, "--password-stdin"]).write_stdin("password-123\n"),
+        );
+    }
+    // friends: reject, then befriend, remove, block, unblock
+    stdout_of(tui(ann, &server).args(["friends", "add", "ben"]));
+    assert!(stdout_of(tui(ben, &server).args(["friends", "requests"])).starts_with("from ann"));
+    stdout_of(tui(ben, &server).args(["friends", "reject", "ann"]));
+    tui(ben, &server).args(["friends", "accept", "ann"]).assert().code(1);
+    stdout_of(tui(ann, &server).args(["friends", "add", "ben"]));
+    stdout_of(tui(ben, &server).args(["friends", "accept", "ANN"]));
+    assert_eq!(stdout_of(tui(ann, &server).args(["friends", "list"])), "ben\toffline\n");
+    stdout_of(tui(ann, &server).args(["friends", "block", "ben"]));
+    assert_eq!(stdout_of(tui(ann, &server).args(["friends"])), "ben\toffline\tblocked\n");
+    tui(ben, &server).args(["send", "--to", "ann", "hi"]).assert().code(1);
+    stdout_of(tui(ann, &server).args(["friends", "unblock", "ben"]));
+    stdout_of(tui(ben, &server).args(["send", "--to", "ann", "hi ann"]));
+    stdout_of(tui(ann, &server).args(["history", "--with", "ben"]));
+    // the local copy answers without the server
+    let local =
+        stdout_of(tui(ann, &server).args(["--server", "127.0.0.1:9", "history", "--with", "ben", "--local"]));
+    assert!(local.ends_with("ben: hi ann\n"), "{local}");
+    let offline =
+        stdout_of(tui(ann, &server).args(["--server", "127.0.0.1:9", "conversations", "--local", "--json"]));
+    assert_eq!(json_lines(&offline)[0]["with"]["user"], "ben");
+    stdout_of(tui(ann, &server).args(["friends", "remove", "ben"]));
+    assert_eq!(stdout_of(tui(ben, &server).args(["friends"])), "");
+
+    // groups: info, list, reject, kick, demote, leave, dissolve
+    let g = json_lines(&stdout_of(tui(ann, &server).args([
+        "--json",
+        "groups",
+        "create",
+        "club",
+        "--description",
+        "d",
+    ])))[0]["group_id"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let info = stdout_of(tui(cat, &server).args(["groups", "info", &g]));
+    assert_eq!(info, format!("{g}\tclub\towner ann\t1 members\td\n"));
+    for (home, accept) in [(ben, true), (cat, false)] {
+        stdout_of(tui(home, &server).args(["groups", "join", &g]));
+        let pending = json_lines(&stdout_of(tui(ann, &server).args(["--json", "groups", "requests", &g])));
+        let id = pending[0]["request_id"].as_u64().unwrap().to_string();
+        stdout_of(tui(ann, &server).args(["groups", if accept { "accept" } else { "reject" }, &id]));
+    }
+    assert_eq!(stdout_of(tui(ben, &server).args(["groups", "list"])), format!("{g}\tclub\tmember\n"));
+    assert_eq!(stdout_of(tui(cat, &server).args(["groups"])), "");
+    stdout_of(tui(ann, &server).args(["groups", "promote", &g, "ben"]));
+    stdout_of(tui(ann, &server).args(["groups", "demote", &g, "ben"]));
+    stdout_of(tui(ann, &server).args(["groups", "kick", &g, "ben"]));
+    tui(ben, &server).args(["groups", "members", &g]).assert().code(1);
+    stdout_of(tui(cat, &server).args(["groups", "join", &g]));
+    let pending = json_lines(&stdout_of(tui(ann, &server).args(["--json", "groups", "requests", &g])));
+    stdout_of(tui(ann, &server).args([
+        "groups",
+        "accept",
+        &pending[0]["request_id"].as_u64().unwrap().to_string(),
+    ]));
+    stdout_of(tui(cat, &server).args(["groups", "leave", &g]));
+    stdout_of(tui(ann, &server).args(["groups", "dissolve", &g]));
+    tui(ann, &server).args(["groups", "info", &g]).assert().code(1);
+}
+
+#[test]
 fn an_unreachable_server_is_exit_code_3() {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::cargo_bin("chat-tui").unwrap();

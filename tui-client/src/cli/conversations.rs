@@ -49,6 +49,16 @@ pub struct HistoryArgs {
     /// How many of the newest messages.
     #[arg(long, default_value_t = 50)]
     pub limit: u64,
+    /// Read the local history only, without asking the server.
+    #[arg(long)]
+    pub local: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Read the local history only, without asking the server.
+    #[arg(long)]
+    pub local: bool,
 }
 
 /// A fresh id for one composed message, reused if the same send is retried.
@@ -83,6 +93,17 @@ pub async fn send(ctx: &Context, a: SendArgs) -> Result<(), Failure> {
 
 pub async fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
     let with = a.with.target()?;
+    if a.local {
+        let saved = ctx.saved()?;
+        let local = History::open(ctx.profile.history_file(&saved.username))?;
+        let limit = usize::try_from(a.limit).unwrap_or(usize::MAX);
+        let mut messages = local.messages_before(&with, None, limit)?;
+        messages.reverse();
+        for m in &messages {
+            ctx.out.print(m, || message(m));
+        }
+        return Ok(());
+    }
     let (client, saved) = ctx.logged_in().await?;
     let page = client.call(HistoryOp { with: with.clone(), before: None, limit: Some(a.limit) }).await?;
     let mut messages = page.messages;
@@ -96,7 +117,21 @@ pub async fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub async fn list(ctx: &Context) -> Result<(), Failure> {
+pub async fn list(ctx: &Context, a: ListArgs) -> Result<(), Failure> {
+    if a.local {
+        let saved = ctx.saved()?;
+        let local = History::open(ctx.profile.history_file(&saved.username))?;
+        for c in local.conversations()? {
+            let value = json!({"with": c.with, "last_seq": c.last_seq, "stored_seq": c.highest_seq,
+                               "read_seq": c.read_seq, "unread": c.unread, "activity": c.activity,
+                               "last_message": c.last_message});
+            ctx.out.print(&value, || {
+                let last = c.last_message.as_ref().map(message).unwrap_or_default();
+                format!("{}\tunread {}\t{}", target(&c.with), c.unread, last)
+            });
+        }
+        return Ok(());
+    }
     let (client, _) = ctx.logged_in().await?;
     let mut before = None;
     loop {

@@ -59,7 +59,7 @@ pub enum Command {
     /// Print incoming events until interrupted, reconnecting as needed.
     Tail,
     /// List conversations with unread counts, newest first.
-    Conversations,
+    Conversations(conversations::ListArgs),
     /// Friends: list (default), add, accept, reject, remove, block, unblock, requests.
     Friends {
         #[command(subcommand)]
@@ -181,7 +181,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Send(a) => conversations::send(&ctx, a).await,
         Command::History(a) => conversations::history(&ctx, a).await,
         Command::Tail => conversations::tail(&ctx).await,
-        Command::Conversations => conversations::list(&ctx).await,
+        Command::Conversations(a) => conversations::list(&ctx, a).await,
         Command::Friends { action } => {
             social::friends(&ctx, action.unwrap_or(social::FriendsAction::List)).await
         }
