@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::Duration;
 
 use chat_proto::model::Target;
@@ -13,34 +13,14 @@ use chat_proto::request::{FriendRequest, FriendRespond, Login, Register, Send, S
 use chat_tui::Client;
 use chat_tui::history::History;
 use chat_tui::session::{self, SessionConfig, Status, Update};
+use support::Daemon;
 
 const PASSWORD: &str = "reconnect password";
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(addr: &str, database: &str) -> Daemon {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(["--listen", addr, "--database", database, "--send-rate", "100000", "--send-burst", "100000"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("daemon exited before listening").unwrap();
-        if line.contains("listening") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    Daemon(child)
+    let mut cmd = support::command();
+    cmd.args(["--listen", addr, "--database", database, "--send-rate", "100000", "--send-burst", "100000"]);
+    support::start(cmd).0
 }
 
 async fn logged_in(addr: &str, name: &str) -> (Client, String) {

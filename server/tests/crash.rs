@@ -6,9 +6,9 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,45 +18,26 @@ use chat_proto::request::{
 };
 use chat_tui::Client;
 use sqlx::{ConnectOptions, Connection};
+use support::Daemon;
 
 const PASSWORD: &str = "crash test password";
 /// Acknowledged messages to wait for before the kill.
 const BEFORE_KILL: usize = 400;
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(database: &str) -> (Daemon, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            database,
-            "--send-rate",
-            "1000000",
-            "--send-burst",
-            "1000000",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("daemon exited before listening").unwrap();
-        if line.contains("listening") {
-            break line.rsplit("addr=").next().unwrap().trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    (Daemon(child), addr)
+    let mut cmd = support::command();
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        database,
+        "--send-rate",
+        "1000000",
+        "--send-burst",
+        "1000000",
+    ]);
+    let (daemon, addr, _log) = support::start(cmd);
+    (daemon, addr)
 }
 
 /// What a sender saw acknowledged, and what it had in flight when the server died.

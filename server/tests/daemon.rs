@@ -2,46 +2,21 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::Daemon;
 
-/// The daemon's process, killed if a test fails before it exits.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the daemon and returns it with the address it listens on, read from its log.
+/// Starts the daemon with `home` as its home directory.
 fn start(args: &[&str], home: &std::path::Path) -> (Daemon, String, std::thread::JoinHandle<Vec<String>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .env("HOME", home)
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("CHAT_DATABASE")
-        .env_remove("CHAT_LISTEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("daemon exited before listening").unwrap();
-        if line.contains("listening") {
-            break line.rsplit("addr=").next().unwrap().trim().to_owned();
-        }
-    };
-    // Keep draining the log so the daemon never blocks on a full pipe.
-    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect());
-    (Daemon(child), addr, rest)
+    let mut cmd = support::command();
+    cmd.args(["--listen", "127.0.0.1:0"]).args(args).env("HOME", home).env_remove("XDG_DATA_HOME");
+    support::start(cmd)
 }
 
 struct Conn(TcpStream);

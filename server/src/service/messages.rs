@@ -2,9 +2,7 @@
 
 use chat_proto::event;
 use chat_proto::model::Target;
-use chat_proto::reply::{
-    Conversation, ConversationsReply, Empty, HistoryReply, RecallReply, SendReply, SyncReply,
-};
+use chat_proto::reply::{ConversationsReply, Empty, HistoryReply, RecallReply, SendReply, SyncReply};
 use chat_proto::request::{Conversations, History, Read, Recall, Send, Sync};
 use chat_proto::{ErrorCode, validate};
 use serde::Serialize;
@@ -128,6 +126,15 @@ fn page_limit(state: &AppState, asked: Option<u64>) -> u64 {
     asked.unwrap_or(DEFAULT_PAGE).clamp(1, state.config.page_limit)
 }
 
+/// Cuts `items` to what fits in one reply frame; true when some had to wait for
+/// the next page.
+fn trim_to_frame<T: Serialize>(items: &mut Vec<T>, max_frame: usize) -> bool {
+    let fit = fitting(items, max_frame);
+    let cut = fit < items.len();
+    items.truncate(fit);
+    cut
+}
+
 /// How many of `items` fit in one reply frame; the rest wait for the next page.
 fn fitting<T: Serialize>(items: &[T], max_frame: usize) -> usize {
     let budget = max_frame.saturating_sub(FRAME_HEADROOM);
@@ -147,9 +154,7 @@ pub async fn sync(conn: &Connection, r: Sync) -> Result<SyncReply, OpError> {
     let state = &conn.state;
     let (conv, _) = readable(state, &me, &r.with).await?;
     let mut page = state.store.sync(&conv, r.after, page_limit(state, r.limit)).await?;
-    let fit = fitting(&page.messages, state.config.max_frame);
-    let cut = fit < page.messages.len();
-    page.messages.truncate(fit);
+    let cut = trim_to_frame(&mut page.messages, state.config.max_frame);
     Ok(SyncReply { messages: page.messages, last_seq: page.last_seq, more: page.more || cut })
 }
 
@@ -158,30 +163,16 @@ pub async fn history(conn: &Connection, r: History) -> Result<HistoryReply, OpEr
     let state = &conn.state;
     let (conv, _) = readable(state, &me, &r.with).await?;
     let mut page = state.store.history(&conv, r.before, page_limit(state, r.limit)).await?;
-    let fit = fitting(&page.messages, state.config.max_frame);
-    let cut = fit < page.messages.len();
-    page.messages.truncate(fit);
+    let cut = trim_to_frame(&mut page.messages, state.config.max_frame);
     Ok(HistoryReply { messages: page.messages, more: page.more || cut })
 }
 
 pub async fn conversations(conn: &Connection, r: Conversations) -> Result<ConversationsReply, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
-    let (rows, more) = state.store.conversations(me.user_id, r.before, page_limit(state, r.limit)).await?;
-    let mut conversations: Vec<Conversation> = rows
-        .into_iter()
-        .map(|c| Conversation {
-            with: c.with,
-            last_seq: c.last_seq,
-            read_seq: c.read_seq,
-            unread: c.unread,
-            last_message: c.last_message,
-            activity: c.activity,
-        })
-        .collect();
-    let fit = fitting(&conversations, state.config.max_frame);
-    let cut = fit < conversations.len();
-    conversations.truncate(fit);
+    let (mut conversations, more) =
+        state.store.conversations(me.user_id, r.before, page_limit(state, r.limit)).await?;
+    let cut = trim_to_frame(&mut conversations, state.config.max_frame);
     Ok(ConversationsReply { conversations, more: more || cut })
 }
 

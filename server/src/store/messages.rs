@@ -2,7 +2,8 @@
 //! how a conversation is named.
 
 use async_trait::async_trait;
-use chat_proto::model::{Message, MessageKind, Target};
+use chat_proto::model::{Message, MessageKind};
+use chat_proto::reply::Conversation;
 
 use super::{StoreResult, UserRef};
 
@@ -77,17 +78,6 @@ pub enum AppendOutcome {
     Refused(Refusal),
 }
 
-/// One row of `conversations`, from the listing user's point of view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConversationRow {
-    pub with: Target,
-    pub last_seq: u64,
-    pub read_seq: u64,
-    pub unread: u64,
-    pub last_message: Option<Message>,
-    pub activity: i64,
-}
-
 /// A page of entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -120,7 +110,7 @@ pub trait MessageStore: Send + Sync {
         user: u64,
         before: Option<i64>,
         limit: u64,
-    ) -> StoreResult<(Vec<ConversationRow>, bool)>;
+    ) -> StoreResult<(Vec<Conversation>, bool)>;
     /// Raises the user's read marker to `seq` (never lowers it, never past the last
     /// entry); returns the marker when it rose.
     async fn mark_read(&self, user: u64, conv: &ConvKey, seq: u64) -> StoreResult<Option<u64>>;

@@ -17,9 +17,7 @@ mod sql;
 use async_trait::async_trait;
 use chat_proto::model::Role;
 
-pub use messages::{
-    AppendOutcome, AppendRequest, ConvKey, ConversationRow, MessageStore, Page, Refusal, SendTo,
-};
+pub use messages::{AppendOutcome, AppendRequest, ConvKey, MessageStore, Page, Refusal, SendTo};
 pub use sql::{SqlStore, redact_url};
 
 /// Which database family a store speaks to.

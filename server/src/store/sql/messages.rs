@@ -5,13 +5,12 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chat_proto::model::{Message, MessageKind, Target};
+use chat_proto::reply::Conversation;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{SqlStore, Tx, db_id, get_id};
-use crate::store::messages::{
-    AppendOutcome, AppendRequest, ConvKey, ConversationRow, MessageStore, Page, Refusal, SendTo,
-};
+use crate::store::messages::{AppendOutcome, AppendRequest, ConvKey, MessageStore, Page, Refusal, SendTo};
 use crate::store::{Dialect, StoreError, StoreResult, UserRef};
 
 const MESSAGE_COLUMNS: &str = "msg_id, conv_key, seq, sender_id, sender_name, peer_id, peer_name, group_id, kind, body, ts, recalls, recalled";
@@ -77,8 +76,13 @@ fn stored_from_row(row: &AnyRow) -> StoreResult<StoredRow> {
 
 /// `(?, ?), (?, ?)`: placeholders only, so statements built from it stay safe.
 fn placeholders(rows: usize, cols: usize) -> String {
-    let row = format!("({})", vec!["?"; cols].join(", "));
+    let row = format!("({})", in_list(cols));
     vec![row; rows].join(", ")
+}
+
+/// `?, ?, ?`: the placeholders of an IN list.
+fn in_list(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
 
 /// `a = ? AND b = ?` pairs joined by OR.
@@ -199,7 +203,7 @@ impl MessageStore for SqlStore {
         if !names.is_empty() {
             let sql = format!(
                 "SELECT id, username, username_key FROM users WHERE username_key IN ({})",
-                vec!["?"; names.len()].join(", ")
+                in_list(names.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for n in &names {
@@ -214,7 +218,7 @@ impl MessageStore for SqlStore {
         if !recall_ids.is_empty() {
             let sql = format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id IN ({})",
-                vec!["?"; recall_ids.len()].join(", ")
+                in_list(recall_ids.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in &recall_ids {
@@ -264,7 +268,7 @@ impl MessageStore for SqlStore {
         if !groups.is_empty() {
             let sql = format!(
                 "SELECT group_id, user_id FROM group_members WHERE group_id IN ({})",
-                vec!["?"; groups.len()].join(", ")
+                in_list(groups.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for g in &groups {
@@ -426,7 +430,7 @@ impl MessageStore for SqlStore {
         user: u64,
         before: Option<i64>,
         limit: u64,
-    ) -> StoreResult<(Vec<ConversationRow>, bool)> {
+    ) -> StoreResult<(Vec<Conversation>, bool)> {
         let uid = db_id(user)?;
         let rows = sqlx::query(
             "SELECT c.conv_key, c.group_id, c.last_seq, c.last_ts, COALESCE(r.read_seq, 0) AS read_seq, \
@@ -485,7 +489,7 @@ impl MessageStore for SqlStore {
                 Some(g) => Target::Group(g),
                 None => Target::User(row.try_get("other_name")?),
             };
-            list.push(ConversationRow {
+            list.push(Conversation {
                 with,
                 last_seq,
                 read_seq: get_id(row, "read_seq")?,
@@ -566,7 +570,7 @@ impl SqlStore {
         let lock = if self.dialect == Dialect::MySql { " FOR UPDATE" } else { "" };
         let sql = format!(
             "SELECT conv_key, last_seq FROM conversations WHERE conv_key IN ({}){lock}",
-            vec!["?"; convs.len()].join(", ")
+            in_list(convs.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for c in &convs {
@@ -624,7 +628,7 @@ impl SqlStore {
         if !recalled.is_empty() {
             let sql = format!(
                 "UPDATE messages SET recalled = 1, body = '' WHERE msg_id IN ({})",
-                vec!["?"; recalled.len()].join(", ")
+                in_list(recalled.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in recalled {
