@@ -19,6 +19,9 @@ use crate::{conn, frames};
 
 /// Pending connections the kernel may queue before the server accepts them.
 const ACCEPT_BACKLOG: u32 = 8192;
+/// How long the accept loop waits for the client it takes in only to refuse, and
+/// backs off when no descriptor came free.
+const REFUSE_WAIT: Duration = Duration::from_millis(50);
 /// How often expired sessions are swept from the database.
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
@@ -105,13 +108,17 @@ impl Server {
                 },
                 Err(e) if is_out_of_descriptors(&e) => {
                     warn!(error = %e, "out of file descriptors; refusing new connections");
+                    // The reserve descriptor lets one waiting client in to be told,
+                    // then it is closed at once and the reserve taken back.
                     drop(reserve.take());
-                    if let Ok((stream, _)) = listener.accept().await {
-                        tracker.spawn(refuse(stream, "the server is out of resources; try again later"));
+                    if let Ok(Ok((stream, _))) = tokio::time::timeout(REFUSE_WAIT, listener.accept()).await {
+                        refuse_now(stream, "the server is out of resources; try again later");
                     }
                     reserve = std::fs::File::open("/dev/null").ok();
-                    // Let closing connections free descriptors before trying again.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if reserve.is_none() {
+                        // Someone else took the freed descriptor: let connections close.
+                        tokio::time::sleep(REFUSE_WAIT).await;
+                    }
                 }
                 Err(e) => warn!(error = %e, "accept failed"),
             }
@@ -143,6 +150,13 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 fn is_out_of_descriptors(e: &std::io::Error) -> bool {
     // EMFILE (process limit) and ENFILE (system limit).
     matches!(e.raw_os_error(), Some(24) | Some(23))
+}
+
+/// Tells a client it is refused and closes it, without waiting: the frame is small
+/// and the socket new, so it fits in the send buffer.
+fn refuse_now(stream: TcpStream, why: &str) {
+    let frame = frames::error(0, &ErrorBody::new(ErrorCode::Unavailable, why), chat_proto::DEFAULT_MAX_FRAME);
+    let _ = stream.try_write(&frame);
 }
 
 async fn refuse(mut stream: TcpStream, why: &str) {

@@ -130,3 +130,75 @@ fn bad_settings_are_refused_with_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-frame"));
 }
+
+#[test]
+fn running_out_of_file_descriptors_refuses_newcomers_and_serves_the_rest() {
+    let home = tempfile::tempdir().unwrap();
+    // The same binary, started by a shell that first lowers its descriptor limit.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 64 && exec \"$0\" --listen 127.0.0.1:0 --log warn,chat_server::server=info"])
+        .arg(env!("CARGO_BIN_EXE_chat-server"))
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME");
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHAT_")) {
+        cmd.env_remove(key);
+    }
+    let (_daemon, addr, _log) = support::start(cmd);
+
+    // Each newcomer is either served, or told `unavailable` and closed (a client that
+    // already sent its request may see the close as a reset instead); none hangs.
+    let mut served = Vec::new();
+    let mut refused = 0;
+    for i in 0..100u64 {
+        let Ok(stream) = TcpStream::connect(&addr) else {
+            refused += 1;
+            continue;
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut c = Conn(stream);
+        let payload = serde_json::to_vec(&json!({"id": i + 1, "op": "ping"})).unwrap();
+        let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+        frame.extend(payload);
+        let mut len = [0u8; 4];
+        let got = c.0.write_all(&frame).and_then(|_| c.0.read_exact(&mut len));
+        match got {
+            Ok(()) => {
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                c.0.read_exact(&mut body).unwrap();
+                let reply: Value = serde_json::from_slice(&body).unwrap();
+                if reply["ok"] == true {
+                    served.push(c);
+                } else {
+                    assert_eq!(
+                        (reply["re"].as_u64(), reply["error"]["code"].as_str()),
+                        (Some(0), Some("unavailable"))
+                    );
+                    refused += 1;
+                }
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                panic!("connection {i} hangs: neither served nor refused")
+            }
+            Err(_) => refused += 1, // reset or closed: refused
+        }
+    }
+    assert!(served.len() >= 10 && refused > 0, "served {}, refused {refused}", served.len());
+    // Everyone already in is still served.
+    for (i, c) in served.iter_mut().enumerate() {
+        assert_eq!(c.call(json!({"id": 1000 + i, "op": "ping"}))["ok"], true);
+    }
+    // Places freed are taken again.
+    served.truncate(served.len() - 5);
+    let mut fresh = loop {
+        let mut c = Conn::open(&addr);
+        let payload = serde_json::to_vec(&json!({"id": 1, "op": "ping"})).unwrap();
+        let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+        frame.extend(payload);
+        if c.0.write_all(&frame).is_ok() && c.recv().is_some_and(|r| r["ok"] == true) {
+            break c;
+        }
+    };
+    assert_eq!(fresh.call(json!({"id": 2, "op": "ping"}))["ok"], true);
+}
