@@ -7,5 +7,6 @@ pub mod client;
 pub mod config;
 pub mod history;
 pub mod session;
+pub mod tui;
 
 pub use client::{Client, ClientError, Connected};

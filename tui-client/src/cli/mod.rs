@@ -168,10 +168,14 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let profile = Profile::locate(&cli.profile)?;
     let ctx = Context { profile, server_flag: cli.server, out: Output { json: cli.json } };
     let Some(command) = cli.command else {
-        return Err(Failure::new(
-            EXIT_USAGE,
-            "the full-screen interface is not built yet; see `chat-tui --help` for the subcommands",
-        ));
+        // The full-screen interface; a login screen comes later, until then log in first.
+        let saved = ctx.saved()?;
+        let server = ctx.server_flag.clone().unwrap_or_else(|| saved.server.clone());
+        return chat_tui::tui::run(&ctx.profile, server, saved).await.map_err(|e| match e {
+            chat_tui::tui::TuiError::LoggedOut => Failure::new(EXIT_NOT_LOGGED_IN, e.to_string()),
+            chat_tui::tui::TuiError::History(_) => Failure::new(EXIT_LOCAL, e.to_string()),
+            chat_tui::tui::TuiError::Terminal(_) => Failure::new(EXIT_USAGE, e.to_string()),
+        });
     };
     match command {
         Command::Register(c) => account::register(&ctx, c).await,
