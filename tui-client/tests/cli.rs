@@ -3,70 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
-use chat_server::{Config, Server};
-use clap::Parser;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
-
-/// A server on port 0 over a fresh SQLite file, run on its own runtime thread so the
-/// blocking subprocess calls of the test do not starve it.
-struct TestServer {
-    addr: String,
-    shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("chat.db").display());
-        let config = Config::try_parse_from([
-            "chat-server",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            &url,
-            "--log",
-            "warn",
-        ])
-        .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async move {
-                let server = Server::bind(config).await.unwrap();
-                tx.send(server.local_addr().to_string()).unwrap();
-                server.serve(token).await;
-            });
-        });
-        Self { addr: rx.recv().unwrap(), shutdown, _dir: dir }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// `chat-tui` with its own home (so its config, session and history are the
-/// test's) pointed at the server.
-fn tui(home: &Path, server: &TestServer) -> Command {
-    let mut cmd = Command::cargo_bin("chat-tui").unwrap();
-    cmd.env("HOME", home)
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("CHAT_PROFILE")
-        .env("CHAT_SERVER", &server.addr);
-    cmd
-}
+use support::{TestServer, tui};
 
 fn stdout_of(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
