@@ -15,8 +15,8 @@ use crate::store::{Dialect, StoreError, StoreResult, UserRef};
 
 const MESSAGE_COLUMNS: &str = "msg_id, conv_key, seq, sender_id, sender_name, peer_id, peer_name, group_id, kind, body, ts, recalls, recalled";
 
-/// Most rows in one multi-row INSERT (13 parameters each).
-const INSERT_CHUNK: usize = 200;
+/// Most rows in one multi-row INSERT (13 parameters each); a power of two.
+const INSERT_CHUNK: usize = 128;
 
 fn kind_str(kind: MessageKind) -> &'static str {
     match kind {
@@ -78,6 +78,29 @@ fn stored_from_row(row: &AnyRow) -> StoreResult<StoredRow> {
 fn placeholders(rows: usize, cols: usize) -> String {
     let row = format!("({})", in_list(cols));
     vec![row; rows].join(", ")
+}
+
+/// Pads a list of values to the next power of two by repeating its last one, so that
+/// statements built on its length come in few shapes and stay in the prepared
+/// statement cache instead of being parsed for every batch. A repeated value in an
+/// IN list or an OR of pairs changes no result.
+fn pad<T: Clone>(values: &mut Vec<T>) {
+    if let Some(last) = values.last().cloned() {
+        let target = values.len().next_power_of_two();
+        values.resize(target, last);
+    }
+}
+
+/// Splits `n` rows into chunks whose sizes are powers of two of at most `max` (a
+/// power of two), for the same reason as [`pad`].
+fn chunk_sizes(mut n: usize, max: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    while n > 0 {
+        let size = if n >= max { max } else { 1 << (usize::BITS - 1 - n.leading_zeros()) };
+        sizes.push(size);
+        n -= size;
+    }
+    sizes
 }
 
 /// `?, ?, ?`: the placeholders of an IN list.
@@ -155,6 +178,7 @@ impl MessageStore for SqlStore {
             }
         }
         if !keyed.is_empty() {
+            pad(&mut keyed);
             let sql = format!(
                 "SELECT {MESSAGE_COLUMNS}, client_msg_id FROM messages WHERE {}",
                 or_pairs("sender_id", "client_msg_id", keyed.len())
@@ -199,6 +223,7 @@ impl MessageStore for SqlStore {
         }
         names.sort();
         names.dedup();
+        pad(&mut names);
         let mut users_by_key: HashMap<String, UserRef> = HashMap::new();
         if !names.is_empty() {
             let sql = format!(
@@ -215,6 +240,7 @@ impl MessageStore for SqlStore {
             }
         }
         let mut originals: HashMap<u64, StoredRow> = HashMap::new();
+        pad(&mut recall_ids);
         if !recall_ids.is_empty() {
             let sql = format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id IN ({})",
@@ -243,6 +269,7 @@ impl MessageStore for SqlStore {
         }
         pairs.sort();
         pairs.dedup();
+        pad(&mut pairs);
         let friends = self
             .fetch_ids_pairs(
                 &mut tx,
@@ -265,6 +292,8 @@ impl MessageStore for SqlStore {
             )
             .await?;
         let mut members: HashMap<u64, Vec<u64>> = HashMap::new();
+        let mut groups: Vec<u64> = groups.into_iter().collect();
+        pad(&mut groups);
         if !groups.is_empty() {
             let sql = format!(
                 "SELECT group_id, user_id FROM group_members WHERE group_id IN ({})",
@@ -466,15 +495,18 @@ impl MessageStore for SqlStore {
         // The last entry of each, in one more statement.
         let mut last: HashMap<(String, u64), Message> = HashMap::new();
         if !rows.is_empty() {
+            let mut heads = rows
+                .iter()
+                .map(|r| Ok((r.try_get::<String, _>("conv_key")?, r.try_get::<i64, _>("last_seq")?)))
+                .collect::<StoreResult<Vec<_>>>()?;
+            pad(&mut heads);
             let sql = format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {}",
-                or_pairs("conv_key", "seq", rows.len())
+                or_pairs("conv_key", "seq", heads.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for row in rows {
-                query = query
-                    .bind(row.try_get::<String, _>("conv_key")?)
-                    .bind(row.try_get::<i64, _>("last_seq")?);
+            for (key, seq) in heads {
+                query = query.bind(key).bind(seq);
             }
             for row in query.fetch_all(&self.pool).await? {
                 let stored = stored_from_row(&row)?;
@@ -567,6 +599,7 @@ impl SqlStore {
         let mut convs: Vec<&ConvKey> = accepted.iter().map(|a| &a.conv).collect();
         convs.sort();
         convs.dedup();
+        pad(&mut convs);
         let lock = if self.dialect == Dialect::MySql { " FOR UPDATE" } else { "" };
         let sql = format!(
             "SELECT conv_key, last_seq FROM conversations WHERE conv_key IN ({}){lock}",
@@ -599,7 +632,9 @@ impl SqlStore {
             *head += 1;
             rows.push((first_id + k as u64, *head));
         }
-        for (chunk_index, chunk) in accepted.chunks(INSERT_CHUNK).enumerate() {
+        let mut offset = 0;
+        for size in chunk_sizes(accepted.len(), INSERT_CHUNK) {
+            let chunk = &accepted[offset..offset + size];
             let sql = format!(
                 "INSERT INTO messages (msg_id, conv_key, seq, sender_id, sender_name, peer_id, peer_name, group_id, \
                  kind, body, ts, client_msg_id, recalls) VALUES {}",
@@ -607,7 +642,7 @@ impl SqlStore {
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (k, a) in chunk.iter().enumerate() {
-                let (msg_id, seq) = rows[chunk_index * INSERT_CHUNK + k];
+                let (msg_id, seq) = rows[offset + k];
                 query = query
                     .bind(db_id(msg_id)?)
                     .bind(a.conv.0.as_str())
@@ -624,14 +659,17 @@ impl SqlStore {
                     .bind(a.recalls.map(db_id).transpose()?);
             }
             query.execute(&mut **tx).await?;
+            offset += size;
         }
         if !recalled.is_empty() {
+            let mut recalled: Vec<u64> = recalled.iter().copied().collect();
+            pad(&mut recalled);
             let sql = format!(
                 "UPDATE messages SET recalled = 1, body = '' WHERE msg_id IN ({})",
                 in_list(recalled.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in recalled {
+            for id in &recalled {
                 query = query.bind(db_id(*id)?);
             }
             query.execute(&mut **tx).await?;
@@ -645,6 +683,8 @@ impl SqlStore {
                 touched.push(a);
             }
         }
+        // A conversation repeated in the upsert sets the same values twice.
+        pad(&mut touched);
         let values = placeholders(touched.len(), 6);
         let sql = match self.dialect {
             Dialect::Sqlite => format!(
@@ -708,6 +748,15 @@ mod tests {
     #[test]
     fn statement_fragments() {
         assert_eq!(placeholders(2, 3), "(?, ?, ?), (?, ?, ?)");
+        let mut v = vec![1, 2, 3];
+        pad(&mut v);
+        assert_eq!(v, [1, 2, 3, 3]);
+        let mut empty: Vec<u8> = Vec::new();
+        pad(&mut empty);
+        assert!(empty.is_empty());
+        assert_eq!(chunk_sizes(100, 128), [64, 32, 4]);
+        assert_eq!(chunk_sizes(300, 128), [128, 128, 32, 8, 4]);
+        assert_eq!(chunk_sizes(0, 128), Vec::<usize>::new());
         assert_eq!(or_pairs("a", "b", 2), "(a = ? AND b = ?) OR (a = ? AND b = ?)");
         assert_eq!(ConvKey::direct(9, 3), ConvKey::direct(3, 9));
         assert_eq!(ConvKey::direct(9, 3).0, "d:3:9");
