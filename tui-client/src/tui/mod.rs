@@ -2,10 +2,13 @@
 //! One `tokio::select!` over the terminal's events, the session's updates and a
 //! one-second tick; the screen is drawn only when something changed.
 
+pub mod commands;
+pub mod queue;
 pub mod render;
 pub mod state;
 
-use std::io::{self, Stdout};
+use std::future::Future;
+use std::io::{self, Stdout, Write};
 use std::time::Duration;
 
 use chat_proto::model::{Message, MessageKind, Target};
@@ -20,11 +23,18 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
+use crate::client::{Client, ClientError};
 use crate::config::{Profile, SavedSession};
 use crate::history::{History, HistoryError};
 use crate::session::{self, SessionConfig, SessionHandle, Update};
-use state::{App, ConversationEntry, Effect};
+use chat_proto::model::Role;
+use chat_proto::request as op;
+use commands::Command;
+use queue::SendJob;
+use state::{App, ConversationEntry, Effect, OpResult, PendingRequest, Popup};
 
+/// Search results shown.
+const SEARCH_LIMIT: usize = 100;
 /// Messages loaded when a conversation is opened.
 const LOAD_MESSAGES: usize = 500;
 /// Lines moved by PageUp/PageDown and the mouse wheel.
@@ -111,8 +121,34 @@ fn client_msg_id() -> String {
 /// The result of a send, back from its task.
 #[derive(Debug)]
 enum Sent {
-    Ok(Message),
-    Failed { to: Target, text: String, error: String },
+    Ok {
+        client_msg_id: String,
+        message: Message,
+    },
+    /// The connection failed: it stays queued and is sent again with the same id.
+    Interrupted {
+        client_msg_id: String,
+        error: String,
+    },
+    /// The server refused it.
+    Refused {
+        client_msg_id: String,
+        error: String,
+    },
+}
+
+/// What the key handlers need to start work.
+struct Ctx<'a> {
+    handle: &'a SessionHandle,
+    saved: &'a SavedSession,
+    sent: mpsc::UnboundedSender<Sent>,
+    ops: mpsc::UnboundedSender<OpResult>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Runs the full-screen interface until the user quits.
@@ -128,6 +164,13 @@ pub async fn run(profile: &Profile, server: String, saved: SavedSession) -> Resu
     tracing::info!(server = %server, user = %saved.username, "starting the TUI");
     let (handle, updates) = session::spawn(config, history);
     let mut app = App::new(saved.username.clone(), server, no_color());
+    match profile.load_config() {
+        Ok(config) => {
+            app.bell_enabled = config.bell.unwrap_or(true);
+            app.mention_badges = config.mention_badges.unwrap_or(true);
+        }
+        Err(e) => app.set_notice(format!("config ignored: {e}")),
+    }
     reload_conversations(&handle, &mut app);
     reload_messages(&handle, &mut app);
 
@@ -149,8 +192,15 @@ async fn event_loop(
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<Sent>();
+    let (ops_tx, mut ops_rx) = mpsc::unbounded_channel::<OpResult>();
+    let ctx = Ctx { handle, saved, sent: sent_tx, ops: ops_tx };
     let mut session_alive = true;
     loop {
+        if app.bell {
+            app.bell = false;
+            let mut out = io::stdout();
+            let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+        }
         if app.dirty {
             terminal.draw(|f| render::render(app, f))?;
             app.dirty = false;
@@ -160,11 +210,7 @@ async fn event_loop(
         }
         tokio::select! {
             event = events.next() => match event {
-                Some(Ok(event)) => {
-                    if let Some(text) = on_terminal_event(app, event, handle) {
-                        send(app, handle, text, saved, &sent_tx);
-                    }
-                }
+                Some(Ok(event)) => on_terminal_event(app, event, &ctx),
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
             },
@@ -182,39 +228,124 @@ async fn event_loop(
                         let history = handle.history();
                         mark_read(handle, &mut history.lock().unwrap_or_else(|p| p.into_inner()), with, seq);
                     }
-                    match app.apply(update) {
-                    Effect::None => {}
-                    Effect::ReloadMessages => reload_messages(handle, app),
-                    Effect::ReloadConversations => {
-                        reload_conversations(handle, app);
-                        reload_messages(handle, app);
-                    }
-                    Effect::LoggedOut => return Err(TuiError::LoggedOut),
+                    let effect = app.apply(update);
+                    if run_effect(app, &ctx, effect) {
+                        return Err(TuiError::LoggedOut);
                     }
                 }
                 None => session_alive = false,
             },
             sent = sent_rx.recv() => match sent {
-                Some(Sent::Ok(message)) => {
+                Some(Sent::Ok { client_msg_id, message }) => {
                     let history = handle.history();
                     let stored = history.lock().unwrap_or_else(|p| p.into_inner()).apply_live(&message, &saved.username);
                     if let Err(e) = stored {
                         tracing::error!(error = %e, "sent message not stored");
                     }
+                    app.outbox.sent(&client_msg_id);
+                    if app.outbox.waiting() == 0
+                        && app.notice.as_deref().is_some_and(|n| n.starts_with("offline: queued") || n.starts_with("queued:"))
+                    {
+                        app.notice = None;
+                    }
                     app.apply(Update::Event(chat_proto::Event::Message(chat_proto::event::Message { message })));
                 }
-                Some(Sent::Failed { to, text, error }) => {
-                    tracing::warn!(%error, "send failed");
-                    if app.is_open(&to) && app.input.is_empty() {
-                        app.paste(&text);
-                    }
+                Some(Sent::Interrupted { client_msg_id, error }) => {
+                    tracing::warn!(%error, "send interrupted; queued");
+                    app.outbox.interrupted(&client_msg_id);
+                    app.set_notice(format!("queued: {error}"));
+                }
+                Some(Sent::Refused { client_msg_id, error }) => {
+                    tracing::warn!(%error, "send refused");
+                    app.outbox.refused(&client_msg_id, error.clone());
                     app.set_notice(format!("not sent: {error}"));
                 }
                 None => {}
             },
-            _ = tick.tick() => {}
+            result = ops_rx.recv() => if let Some(result) = result {
+                let effect = app.apply_op(result);
+                run_effect(app, &ctx, effect);
+            },
+            _ = tick.tick() => {
+                // Retries sends whose connection failed while the session stayed up.
+                if app.outbox.waiting() > 0 {
+                    flush_outbox(app, &ctx);
+                }
+            }
         }
     }
+}
+
+/// Runs what an update asked for; true when the session was logged out.
+fn run_effect(app: &mut App, ctx: &Ctx, effect: Effect) -> bool {
+    match effect {
+        Effect::None => {}
+        Effect::ReloadMessages => reload_messages(ctx.handle, app),
+        Effect::ReloadConversations => {
+            reload_conversations(ctx.handle, app);
+            reload_messages(ctx.handle, app);
+            refresh_social(ctx);
+            flush_outbox(app, ctx);
+        }
+        Effect::RefreshSocial => refresh_social(ctx),
+        Effect::LoggedOut => return true,
+    }
+    false
+}
+
+/// Runs `call` with the connected client in the background; its result (or error)
+/// comes back to the loop. Offline: a notice instead.
+fn spawn_op<F, Fut>(app: &mut App, ctx: &Ctx, call: F)
+where
+    F: FnOnce(Client) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<OpResult, ClientError>> + Send + 'static,
+{
+    let Some(client) = ctx.handle.client_now() else {
+        app.set_notice("offline: that needs the server, try again once online");
+        return;
+    };
+    let ops = ctx.ops.clone();
+    tokio::spawn(async move {
+        let result = call(client).await.unwrap_or_else(|e| OpResult::Failed(e.to_string()));
+        let _ = ops.send(result);
+    });
+}
+
+/// Fetches friends (presence), groups (names), and the requests waiting for us.
+fn refresh_social(ctx: &Ctx) {
+    let Some(client) = ctx.handle.client_now() else { return };
+    let ops = ctx.ops.clone();
+    tokio::spawn(async move {
+        let result: Result<(), ClientError> = async {
+            let _ = ops.send(OpResult::Friends(client.call(op::FriendList {}).await?.friends));
+            let _ = ops.send(OpResult::FriendRequests(client.call(op::FriendRequests {}).await?.incoming));
+            let groups = client.call(op::GroupList {}).await?.groups;
+            let managed: Vec<u64> = groups
+                .iter()
+                .filter(|g| matches!(g.role, Role::Owner | Role::Admin))
+                .map(|g| g.group_id)
+                .collect();
+            let _ = ops.send(OpResult::Groups(groups));
+            for group_id in managed {
+                let requests = client.call(op::GroupRequests { group_id }).await?.requests;
+                let _ = ops.send(OpResult::GroupRequests { group_id, requests, show: false });
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "friends and groups not fetched");
+        }
+    });
+}
+
+/// Starts sending every pending message of the outbox, when online.
+fn flush_outbox(app: &mut App, ctx: &Ctx) {
+    let Some(client) = ctx.handle.client_now() else { return };
+    for job in app.outbox.take_pending() {
+        send(&client, job, ctx);
+    }
+    app.dirty = true;
 }
 
 fn reload_conversations(handle: &SessionHandle, app: &mut App) {
@@ -257,11 +388,26 @@ fn mark_read(handle: &SessionHandle, history: &mut History, with: Target, seq: u
     }
 }
 
-/// Applies a terminal event; returns text to send.
-fn on_terminal_event(app: &mut App, event: TermEvent, handle: &SessionHandle) -> Option<String> {
+/// Applies a terminal event.
+fn on_terminal_event(app: &mut App, event: TermEvent, ctx: &Ctx) {
     match event {
-        TermEvent::Key(key) if key.kind != KeyEventKind::Release => return on_key(app, key, handle),
-        TermEvent::Paste(text) => app.paste(&text),
+        TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
+            if app.popup.is_some() {
+                on_popup_key(app, key, ctx);
+            } else {
+                on_key(app, key, ctx);
+            }
+        }
+        TermEvent::Paste(text) => match app.popup {
+            Some(Popup::Search { .. }) => {
+                for c in text.chars().filter(|c| !c.is_control()) {
+                    app.search_edit(Some(c));
+                }
+                run_search(app, ctx);
+            }
+            Some(_) => {}
+            None => app.paste(&text),
+        },
         TermEvent::Mouse(m) => match m.kind {
             MouseEventKind::ScrollUp => app.scroll_up(WHEEL),
             MouseEventKind::ScrollDown => app.scroll_down(WHEEL),
@@ -270,12 +416,41 @@ fn on_terminal_event(app: &mut App, event: TermEvent, handle: &SessionHandle) ->
         TermEvent::Resize(..) => app.dirty = true,
         _ => {}
     }
-    None
 }
 
-fn on_key(app: &mut App, key: KeyEvent, handle: &SessionHandle) -> Option<String> {
+fn on_popup_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let search = matches!(app.popup, Some(Popup::Search { .. }));
+    let requests = matches!(app.popup, Some(Popup::Requests { .. }));
+    match key.code {
+        KeyCode::Char('c') if ctrl => app.quit = true,
+        KeyCode::Esc => app.close_popup(),
+        KeyCode::Up => app.popup_move(-1),
+        KeyCode::Down => app.popup_move(1),
+        KeyCode::Char(c @ ('a' | 'r')) if requests && !ctrl => {
+            if let Some(request) = app.selected_request().cloned() {
+                answer_request(app, ctx, request, c == 'a');
+            }
+        }
+        // Jumping closes the pop-up; with no result selected there is nothing to load.
+        KeyCode::Enter if search && app.search_jump().is_some() => reload_messages(ctx.handle, app),
+        KeyCode::Backspace if search => {
+            app.search_edit(None);
+            run_search(app, ctx);
+        }
+        KeyCode::Char(c) if search && !ctrl => {
+            app.search_edit(Some(c));
+            run_search(app, ctx);
+        }
+        KeyCode::Enter | KeyCode::Char('q') if !search && !requests => app.close_popup(),
+        _ => {}
+    }
+}
+
+fn on_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let handle = ctx.handle;
     match key.code {
         KeyCode::Char('c') if ctrl => app.quit = true,
         KeyCode::Char('n') if ctrl => {
@@ -286,7 +461,12 @@ fn on_key(app: &mut App, key: KeyEvent, handle: &SessionHandle) -> Option<String
             app.select_previous();
             reload_messages(handle, app);
         }
-        KeyCode::Tab => {
+        KeyCode::Char('r') if ctrl => app.open_popup(Popup::Requests { selected: 0 }),
+        KeyCode::Char('f') if ctrl => {
+            app.open_popup(Popup::Search { query: String::new(), results: Vec::new(), selected: 0 });
+        }
+        // Tab completes an `@name` being typed, otherwise moves on.
+        KeyCode::Tab if !app.complete_mention() => {
             app.select_next();
             reload_messages(handle, app);
         }
@@ -294,14 +474,27 @@ fn on_key(app: &mut App, key: KeyEvent, handle: &SessionHandle) -> Option<String
             app.select_previous();
             reload_messages(handle, app);
         }
+        KeyCode::Esc => {
+            app.highlight = None;
+            app.notice = None;
+            if let Some(with) = app.selected.clone() {
+                app.outbox.dismiss_failed(&with);
+            }
+            app.dirty = true;
+        }
+        KeyCode::Char('?') if app.input.is_empty() => app.open_popup(Popup::Help),
         KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => app.insert_newline(),
         KeyCode::Enter => {
-            let text = app.submit()?;
-            if text.trim() == "/quit" {
-                app.quit = true;
-                return None;
+            let Some(text) = app.submit() else { return };
+            match commands::parse(&text) {
+                Ok(Some(command)) => run_command(app, ctx, command),
+                Ok(None) => submit_message(app, ctx, commands::unescape(&text)),
+                Err(usage) => {
+                    // Keep the typed command to fix it.
+                    app.paste(&text);
+                    app.set_notice(usage);
+                }
             }
-            return Some(text);
         }
         KeyCode::Char(c) if !ctrl => app.type_char(c),
         KeyCode::Backspace => app.backspace(),
@@ -313,55 +506,249 @@ fn on_key(app: &mut App, key: KeyEvent, handle: &SessionHandle) -> Option<String
         KeyCode::PageDown => app.scroll_down(PAGE),
         _ => {}
     }
-    None
 }
 
-/// Sends `text` to the open conversation in the background; the result comes back
-/// on `sent`.
-fn send(
-    app: &mut App,
-    handle: &SessionHandle,
-    text: String,
-    saved: &SavedSession,
-    sent: &mpsc::UnboundedSender<Sent>,
-) {
-    let Some(to) = app.selected.clone() else {
+/// Searches the local history for the search pop-up's query.
+fn run_search(app: &mut App, ctx: &Ctx) {
+    let Some(query) = app.search_query().map(str::to_owned) else { return };
+    let history = ctx.handle.history();
+    let found = history.lock().unwrap_or_else(|p| p.into_inner()).search(&query, SEARCH_LIMIT);
+    match found {
+        Ok(found) => app.set_search_results(found),
+        Err(e) => app.set_notice(format!("search failed: {e}")),
+    }
+}
+
+fn answer_request(app: &mut App, ctx: &Ctx, request: PendingRequest, accept: bool) {
+    let verb = if accept { "accepted" } else { "rejected" };
+    spawn_op(app, ctx, move |c| async move {
+        Ok(match request {
+            PendingRequest::Friend { request_id, from, .. } => {
+                c.call(op::FriendRespond { request_id, accept }).await?;
+                OpResult::Answered {
+                    request_id,
+                    group: false,
+                    notice: format!("{verb} {from}'s friend request"),
+                }
+            }
+            PendingRequest::Group { group_id, request_id, user, .. } => {
+                c.call(op::GroupRespond { request_id, accept }).await?;
+                let notice = format!("{verb} {user}'s request to join #{group_id}");
+                OpResult::Answered { request_id, group: true, notice }
+            }
+        })
+    });
+}
+
+/// Runs a slash command.
+fn run_command(app: &mut App, ctx: &Ctx, command: Command) {
+    let done = |text: String| Ok::<_, ClientError>(OpResult::Notice(text));
+    let changed = |text: String| Ok::<_, ClientError>(OpResult::Changed(text));
+    match command {
+        Command::Quit => app.quit = true,
+        Command::Help => app.open_popup(Popup::Help),
+        Command::Requests => app.open_popup(Popup::Requests { selected: 0 }),
+        Command::Search { text } => {
+            app.open_popup(Popup::Search { query: text, results: Vec::new(), selected: 0 });
+            run_search(app, ctx);
+        }
+        Command::Add { user, note } => spawn_op(app, ctx, move |c| async move {
+            let r = c.call(op::FriendRequest { user: user.clone(), note }).await?;
+            if r.accepted {
+                changed(format!("you and {user} are now friends"))
+            } else {
+                done(format!("asked {user}"))
+            }
+        }),
+        Command::Accept { ref user } | Command::Reject { ref user } => {
+            let user = user.clone();
+            let accept = matches!(command, Command::Accept { .. });
+            let known = app.requests.iter().find_map(|r| match r {
+                PendingRequest::Friend { request_id, from, .. } if state::same_user(from, &user) => {
+                    Some((*request_id, from.clone()))
+                }
+                _ => None,
+            });
+            let verb = if accept { "accepted" } else { "rejected" };
+            spawn_op(app, ctx, move |c| async move {
+                let found = match known {
+                    Some(found) => Some(found),
+                    None => c
+                        .call(op::FriendRequests {})
+                        .await?
+                        .incoming
+                        .into_iter()
+                        .find(|r| state::same_user(&r.from, &user))
+                        .map(|r| (r.request_id, r.from)),
+                };
+                let Some((request_id, from)) = found else {
+                    return Ok(OpResult::Failed(format!("no pending friend request from {user}")));
+                };
+                c.call(op::FriendRespond { request_id, accept }).await?;
+                Ok(OpResult::Answered {
+                    request_id,
+                    group: false,
+                    notice: format!("{verb} {from}'s friend request"),
+                })
+            });
+        }
+        Command::Remove { user } => spawn_op(app, ctx, move |c| async move {
+            c.call(op::FriendRemove { user: user.clone() }).await?;
+            changed(format!("removed {user}"))
+        }),
+        Command::Block { user } => spawn_op(app, ctx, move |c| async move {
+            c.call(op::Block { user: user.clone() }).await?;
+            changed(format!("blocked {user}"))
+        }),
+        Command::Unblock { user } => spawn_op(app, ctx, move |c| async move {
+            c.call(op::Unblock { user: user.clone() }).await?;
+            changed(format!("unblocked {user}"))
+        }),
+        Command::GroupCreate { name } => spawn_op(app, ctx, move |c| async move {
+            let r = c.call(op::GroupCreate { name: name.clone(), description: None }).await?;
+            changed(format!("created group #{} {name}", r.group_id))
+        }),
+        Command::GroupJoin { group_id } => spawn_op(app, ctx, move |c| async move {
+            c.call(op::GroupJoin { group_id, note: None }).await?;
+            done(format!("asked to join #{group_id}"))
+        }),
+        Command::Recall => match app.last_own_message() {
+            Some(msg_id) => spawn_op(app, ctx, move |c| async move {
+                c.call(op::Recall { msg_id }).await?;
+                Ok(OpResult::Recalled { msg_id })
+            }),
+            None => app.set_notice("nothing of yours to recall here"),
+        },
+        Command::GroupLeave { group_id }
+        | Command::GroupMembers { group_id }
+        | Command::GroupRequests { group_id } => {
+            let group_id = match app.resolve_group(group_id) {
+                Ok(id) => id,
+                Err(e) => return app.set_notice(e),
+            };
+            match command {
+                Command::GroupLeave { .. } => spawn_op(app, ctx, move |c| async move {
+                    c.call(op::GroupLeave { group_id }).await?;
+                    Ok(OpResult::LeftGroup { group_id, notice: format!("left #{group_id}") })
+                }),
+                Command::GroupMembers { .. } => spawn_op(app, ctx, move |c| async move {
+                    let members = c.call(op::GroupMembers { group_id }).await?.members;
+                    Ok(OpResult::Members { group_id, members })
+                }),
+                _ => spawn_op(app, ctx, move |c| async move {
+                    let requests = c.call(op::GroupRequests { group_id }).await?.requests;
+                    Ok(OpResult::GroupRequests { group_id, requests, show: true })
+                }),
+            }
+        }
+        Command::GroupKick { ref user }
+        | Command::GroupPromote { ref user }
+        | Command::GroupDemote { ref user } => {
+            let user = user.clone();
+            let group_id = match app.resolve_group(None) {
+                Ok(id) => id,
+                Err(e) => return app.set_notice(e),
+            };
+            match command {
+                Command::GroupKick { .. } => spawn_op(app, ctx, move |c| async move {
+                    c.call(op::GroupKick { group_id, user: user.clone() }).await?;
+                    done(format!("kicked {user} from #{group_id}"))
+                }),
+                Command::GroupPromote { .. } => spawn_op(app, ctx, move |c| async move {
+                    c.call(op::GroupSetRole { group_id, user: user.clone(), role: Role::Admin }).await?;
+                    done(format!("{user} is now an admin of #{group_id}"))
+                }),
+                _ => spawn_op(app, ctx, move |c| async move {
+                    c.call(op::GroupSetRole { group_id, user: user.clone(), role: Role::Member }).await?;
+                    done(format!("{user} is now a member of #{group_id}"))
+                }),
+            }
+        }
+        Command::GroupDissolve => {
+            let group_id = match app.resolve_group(None) {
+                Ok(id) => id,
+                Err(e) => return app.set_notice(e),
+            };
+            spawn_op(app, ctx, move |c| async move {
+                c.call(op::GroupDissolve { group_id }).await?;
+                Ok(OpResult::LeftGroup { group_id, notice: format!("dissolved #{group_id}") })
+            });
+        }
+    }
+}
+
+/// Queues a message for the open conversation and sends it when online.
+fn submit_message(app: &mut App, ctx: &Ctx, text: String) {
+    if let Err(e) = app.queue_message(client_msg_id(), text.clone(), now_ms()) {
         app.paste(&text);
-        app.set_notice("no conversation open");
+        app.set_notice(e);
         return;
-    };
-    let Some(client) = handle.client_now() else {
-        // No offline queue yet: keep the text so nothing is lost.
-        app.paste(&text);
-        app.set_notice("offline: not sent (press Enter again once online)");
-        return;
-    };
-    app.notice = None;
-    let sent = sent.clone();
-    let (from, from_id) = (saved.username.clone(), saved.user_id);
+    }
+    if ctx.handle.client_now().is_none() {
+        app.set_notice("offline: queued, sent once online");
+    } else {
+        app.notice = None;
+    }
+    flush_outbox(app, ctx);
+}
+
+/// Sends one queued message in the background; the result comes back on `sent`.
+fn send(client: &Client, job: SendJob, ctx: &Ctx) {
+    let client = client.clone();
+    let sent = ctx.sent.clone();
+    let (from, from_id) = (ctx.saved.username.clone(), ctx.saved.user_id);
     tokio::spawn(async move {
-        let request = chat_proto::request::Send {
+        let SendJob { client_msg_id, to, body } = job;
+        let request = op::Send {
             to: to.clone(),
-            body: text.clone(),
-            client_msg_id: Some(client_msg_id()),
+            body: body.clone(),
+            client_msg_id: Some(client_msg_id.clone()),
             file_id: None,
         };
         let result = match client.call(request).await {
-            Ok(reply) => Sent::Ok(Message {
-                msg_id: reply.msg_id,
-                seq: reply.seq,
-                from,
-                from_id,
-                to,
-                body: text,
-                ts: reply.ts,
-                kind: MessageKind::Text,
-                file: None,
-                recalls: None,
-                recalled: false,
-            }),
-            Err(e) => Sent::Failed { to, text, error: e.to_string() },
+            Ok(reply) => Sent::Ok {
+                client_msg_id,
+                message: Message {
+                    msg_id: reply.msg_id,
+                    seq: reply.seq,
+                    from,
+                    from_id,
+                    to,
+                    body,
+                    ts: reply.ts,
+                    kind: MessageKind::Text,
+                    file: None,
+                    recalls: None,
+                    recalled: false,
+                },
+            },
+            Err(e) if connection_error(&e) => Sent::Interrupted { client_msg_id, error: e.to_string() },
+            Err(e) => Sent::Refused { client_msg_id, error: e.to_string() },
         };
         let _ = sent.send(result);
     });
+}
+
+/// A failure of the connection, not a refusal: the send may be repeated (with the
+/// same `client_msg_id`, so the server keeps one copy).
+fn connection_error(e: &ClientError) -> bool {
+    matches!(e, ClientError::Disconnected | ClientError::Timeout { .. } | ClientError::Connect(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_connection_failures_are_retried() {
+        assert!(connection_error(&ClientError::Disconnected));
+        assert!(connection_error(&ClientError::Timeout { op: "send", timeout: Duration::from_secs(1) }));
+        assert!(connection_error(&ClientError::Connect(io::Error::other("refused"))));
+        let refused = ClientError::Server {
+            op: "send",
+            error: serde_json::from_value(serde_json::json!({"code": "not_friend", "message": "no"}))
+                .expect("error body"),
+        };
+        assert!(!connection_error(&refused));
+    }
 }

@@ -5,10 +5,12 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
-use super::state::{App, same_user};
+use super::commands::COMMAND_HELP;
+use super::queue::OutState;
+use super::state::{App, PendingRequest, Popup, find_ci, same_user};
 use crate::session::Status;
 
 /// Colours for sender names, picked by a stable hash of the name.
@@ -66,6 +68,132 @@ pub fn render(app: &App, frame: &mut Frame) {
     render_messages(app, frame, messages);
     render_input(app, frame, input);
     render_status(app, frame, status);
+    if let Some(popup) = &app.popup {
+        render_popup(app, popup, frame, area);
+    }
+}
+
+/// Every key, for the help pop-up.
+pub const KEY_HELP: &[(&str, &str)] = &[
+    ("Enter", "send the message / run the command"),
+    ("Alt+Enter, Shift+Enter", "new line"),
+    ("Tab / Shift+Tab", "next / previous conversation"),
+    ("Tab after @na", "complete a name"),
+    ("Ctrl+N / Ctrl+P", "next / previous conversation"),
+    ("Up/Down, PgUp/PgDn, wheel", "scroll the messages"),
+    ("Ctrl+R", "friend and join requests (a/r: accept/reject)"),
+    ("Ctrl+F", "search the local history (Enter: open)"),
+    ("?", "this help (when the input is empty)"),
+    ("Esc", "close a pop-up; clear highlight, failed sends"),
+    ("Ctrl+C", "quit"),
+];
+
+/// A rectangle of at most `width` x `height` centred in `area`.
+fn centred(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height }
+}
+
+fn render_popup(app: &App, popup: &Popup, frame: &mut Frame, area: Rect) {
+    let dim = paint(app, Style::new().fg(Color::DarkGray));
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let (title, lines, selected): (String, Vec<Line>, Option<usize>) = match popup {
+        Popup::Help => {
+            let mut lines = vec![Line::styled("Keys", bold)];
+            lines.extend(KEY_HELP.iter().map(|(k, what)| {
+                Line::from(vec![Span::raw(format!("  {k:<26}")), Span::styled(*what, dim)])
+            }));
+            lines.push(Line::styled("Commands", bold));
+            lines.extend(COMMAND_HELP.iter().map(|(c, what)| {
+                Line::from(vec![Span::raw(format!("  {c:<26}")), Span::styled(*what, dim)])
+            }));
+            (" Help (Esc closes) ".into(), lines, None)
+        }
+        Popup::Requests { selected } => {
+            let lines: Vec<Line> = if app.requests.is_empty() {
+                vec![Line::styled("No pending requests.", dim)]
+            } else {
+                app.requests
+                    .iter()
+                    .map(|r| {
+                        let (what, note) = match r {
+                            PendingRequest::Friend { from, note, .. } => (format!("friend: {from}"), note),
+                            PendingRequest::Group { group_id, user, note, .. } => {
+                                (format!("join #{group_id}: {user}"), note)
+                            }
+                        };
+                        let mut spans = vec![Span::raw(what)];
+                        if !note.is_empty() {
+                            spans.push(Span::styled(format!("  “{note}”"), dim));
+                        }
+                        Line::from(spans)
+                    })
+                    .collect()
+            };
+            let selected = (!app.requests.is_empty()).then_some(*selected);
+            (" Requests (a: accept, r: reject, Esc) ".into(), lines, selected)
+        }
+        Popup::Search { query, results, selected } => {
+            let mut lines = vec![Line::from(vec![Span::styled("Find: ", bold), Span::raw(query.as_str())])];
+            if results.is_empty() && !query.is_empty() {
+                lines.push(Line::styled("No matches.", dim));
+            }
+            for (with, m) in results {
+                let place = match with {
+                    Target::User(u) => u.clone(),
+                    Target::Group(id) => app
+                        .conversations
+                        .iter()
+                        .find(|c| c.with == *with)
+                        .map_or_else(|| format!("#{id}"), |c| c.title()),
+                };
+                let mut spans =
+                    vec![Span::styled(format!("{place} "), dim), Span::raw(format!("{}: ", m.from))];
+                let body = m.body.split_whitespace().collect::<Vec<_>>().join(" ");
+                spans.extend(highlighted(&body, query));
+                lines.push(Line::from(spans));
+            }
+            let selected = (!results.is_empty()).then_some(selected + 1);
+            (" Search (type, ↑↓, Enter: open, Esc) ".into(), lines, selected)
+        }
+        Popup::Info { title, lines } => {
+            (format!(" {title} (Esc) "), lines.iter().map(|l| Line::raw(l.as_str())).collect(), None)
+        }
+    };
+    let width = area.width.saturating_sub(4).min(80);
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX).min(area.height.saturating_sub(2));
+    let rect = centred(area, width, height.max(3));
+    frame.render_widget(Clear, rect);
+    let items: Vec<ListItem> = lines.into_iter().map(ListItem::new).collect();
+    let list = List::new(items)
+        .block(Block::new().borders(Borders::ALL).title(title))
+        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = ListState::default().with_selected(selected);
+    frame.render_stateful_widget(list, rect, &mut state);
+}
+
+/// `text` as spans with every case-insensitive occurrence of `needle` reversed and
+/// bold.
+fn highlighted(text: &str, needle: &str) -> Vec<Span<'static>> {
+    let mark = Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD);
+    let mut spans = Vec::new();
+    let mut rest = text;
+    let mut out: Vec<(String, bool)> = Vec::new();
+    while let Some((a, b)) = find_ci(rest, needle) {
+        if a > 0 {
+            out.push((rest[..a].to_owned(), false));
+        }
+        out.push((rest[a..b].to_owned(), true));
+        rest = &rest[b..];
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push((rest.to_owned(), false));
+    }
+    for (part, hit) in out {
+        spans.push(if hit { Span::styled(part, mark) } else { Span::raw(part) });
+    }
+    spans
 }
 
 fn render_sidebar(app: &App, frame: &mut Frame, area: Rect) {
@@ -84,7 +212,10 @@ fn render_sidebar(app: &App, frame: &mut Frame, area: Rect) {
             } else {
                 spans.push(Span::raw("  "));
             }
-            let badge = if c.unread > 0 { format!(" ({})", c.unread) } else { String::new() };
+            let mut badge = if c.unread > 0 { format!(" ({})", c.unread) } else { String::new() };
+            if c.mentions > 0 {
+                badge.push_str(&format!(" @{}", c.mentions));
+            }
             let title_room = inner_width.saturating_sub(2 + badge.width());
             spans.push(Span::styled(
                 truncate(&c.title(), title_room),
@@ -173,13 +304,49 @@ fn message_lines<'a>(app: &App, messages: &'a [Message]) -> Vec<Line<'a>> {
         }
         let body_style = if mine { paint(app, Style::new().fg(Color::Gray)) } else { Style::new() };
         let mut body = m.body.split('\n');
-        head.push(Span::styled(body.next().unwrap_or_default(), body_style));
+        head.extend(body_spans(app, body.next().unwrap_or_default(), body_style));
         lines.push(Line::from(head));
         for more in body {
-            lines.push(Line::from(vec![Span::raw("        "), Span::styled(more, body_style)]));
+            let mut spans = vec![Span::raw("        ")];
+            spans.extend(body_spans(app, more, body_style));
+            lines.push(Line::from(spans));
         }
     }
     lines
+}
+
+/// A line of a message body, with the search highlight.
+fn body_spans<'a>(app: &App, text: &'a str, style: Style) -> Vec<Span<'a>> {
+    match app.highlight.as_deref() {
+        Some(needle) if find_ci(text, needle).is_some() => {
+            highlighted(text, needle).into_iter().map(|s| s.patch_style(style)).collect()
+        }
+        _ => vec![Span::styled(text, style)],
+    }
+}
+
+/// Queued messages of the open conversation: dim with `…` while waiting, marked
+/// when the server refused them.
+fn outbox_lines(app: &App) -> Vec<Line<'static>> {
+    let Some(with) = &app.selected else { return Vec::new() };
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    app.outbox
+        .for_conversation(with)
+        .map(|o| {
+            let (_, secs) = local(app, o.ts);
+            let time = format!("{:02}:{:02} ", secs / 3600, secs % 3600 / 60);
+            let body = o.body.replace('\n', " ");
+            match &o.state {
+                OutState::Pending | OutState::Sending => {
+                    Line::styled(format!("{time}… {}: {body}", app.user), dim)
+                }
+                OutState::Failed(error) => Line::from(vec![
+                    Span::styled(format!("{time}✗ {}: {body}", app.user), dim),
+                    Span::styled(format!("  (not sent: {error})"), paint(app, Style::new().fg(Color::Red))),
+                ]),
+            }
+        })
+        .collect()
 }
 
 fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
@@ -190,13 +357,15 @@ fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
         .unwrap_or_else(|| " no conversation ".to_owned());
     let block = Block::new().borders(Borders::ALL).title(title);
     let inner = block.inner(area);
-    let lines = if app.selected.is_none() {
+    let queued = outbox_lines(app);
+    let mut lines = if app.selected.is_none() {
         vec![Line::styled("No conversations yet.", Style::new().add_modifier(Modifier::DIM))]
-    } else if app.messages.is_empty() {
+    } else if app.messages.is_empty() && queued.is_empty() {
         vec![Line::styled("No messages yet.", Style::new().add_modifier(Modifier::DIM))]
     } else {
         message_lines(app, &app.messages)
     };
+    lines.extend(queued);
     let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
     let total = paragraph.line_count(inner.width);
     let height = usize::from(inner.height);
@@ -263,6 +432,10 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
                 paint(app, Style::new().fg(Color::Yellow)),
             ));
         }
+    }
+    let waiting = app.outbox.waiting();
+    if waiting > 0 {
+        spans.push(Span::styled(format!("  {waiting} queued"), paint(app, Style::new().fg(Color::Yellow))));
     }
     if let Some(notice) = &app.notice {
         spans.push(Span::raw(format!("  {notice}")));
@@ -396,5 +569,74 @@ mod tests {
         for (w, h) in [(1, 1), (10, 3), (20, 5), (0, 0)] {
             draw(&app, w, h);
         }
+    }
+
+    #[test]
+    fn snapshot_help_popup() {
+        let mut app = sample(Status::Online);
+        app.open_popup(Popup::Help);
+        let terminal = draw(&app, 100, 40);
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn snapshot_requests_popup() {
+        use crate::tui::state::PendingRequest;
+        let mut app = sample(Status::Online);
+        app.requests = vec![
+            PendingRequest::Friend { request_id: 1, from: "eve".into(), note: "hi there".into() },
+            PendingRequest::Group {
+                group_id: 12,
+                request_id: 2,
+                user: "mallory".into(),
+                note: String::new(),
+            },
+        ];
+        app.open_popup(Popup::Requests { selected: 1 });
+        let terminal = draw(&app, 80, 24);
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn queued_messages_and_highlight_are_drawn() {
+        let mut app = sample(Status::Offline { retry_in: Duration::from_secs(1), reason: "down".into() });
+        app.queue_message("a".into(), "still here".into(), EVENING + 1_300_000).expect("queued");
+        app.queue_message("b".into(), "refused one".into(), EVENING + 1_310_000).expect("queued");
+        app.outbox.take_pending();
+        app.outbox.interrupted("a");
+        app.outbox.refused("b", "not_friend");
+        app.highlight = Some("SEE".into());
+        let terminal = draw(&app, 100, 30);
+        let text = format!("{}", terminal.backend());
+        assert!(text.contains("… alice: still here"), "{text}");
+        assert!(text.contains("✗ alice: refused one  (not sent: not_friend)"), "{text}");
+        assert!(text.contains("1 queued"), "{text}");
+        // The match is reversed and bold, case-insensitively.
+        let buffer = terminal.backend().buffer();
+        let marked: String = buffer
+            .content
+            .iter()
+            .filter(|c| c.modifier.contains(Modifier::REVERSED | Modifier::BOLD))
+            .map(|c| c.symbol())
+            .collect();
+        assert!(marked.contains("see"), "{marked}");
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn search_popup_lists_results() {
+        let mut app = sample(Status::Online);
+        app.open_popup(Popup::Search {
+            query: "wor".into(),
+            results: vec![(Target::Group(12), msg(9, "carol", Target::Group(12), "hello world", EVENING))],
+            selected: 0,
+        });
+        let terminal = draw(&app, 80, 24);
+        let text = format!("{}", terminal.backend());
+        assert!(text.contains("Find: wor"), "{text}");
+        assert!(text.contains("#12 rustaceans carol: hello world"), "{text}");
+        app.conversations[1].mentions = 2;
+        let text = format!("{}", draw(&app, 120, 24).backend());
+        assert!(text.contains("(3) @2"), "{text}");
     }
 }

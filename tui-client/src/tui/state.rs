@@ -3,7 +3,10 @@
 //! [`super::render`] draws it.
 
 use chat_proto::Event;
-use chat_proto::model::{Message, MessageKind, Target};
+use chat_proto::model::{Message, MessageKind, Role, Target};
+use chat_proto::reply::{Friend, IncomingFriendRequest, JoinRequest, Member, MyGroup};
+
+use super::queue::Outbox;
 
 use crate::history::{StoredConversation, conversation_of};
 use crate::session::{Status, Update};
@@ -21,11 +24,21 @@ pub struct ConversationEntry {
     pub online: Option<bool>,
     /// For a group: its name, when known.
     pub group_name: Option<String>,
+    /// Unread mentions of our name (`@me`).
+    pub mentions: u64,
 }
 
 impl ConversationEntry {
     pub fn new(with: Target) -> Self {
-        Self { with, unread: 0, activity: 0, preview: String::new(), online: None, group_name: None }
+        Self {
+            with,
+            unread: 0,
+            activity: 0,
+            preview: String::new(),
+            online: None,
+            group_name: None,
+            mentions: 0,
+        }
     }
 
     /// How the list names it: `bob`, or `#12 name` for a group.
@@ -47,6 +60,7 @@ impl From<&StoredConversation> for ConversationEntry {
             preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
             online: None,
             group_name: None,
+            mentions: 0,
         }
     }
 }
@@ -61,6 +75,117 @@ pub fn preview(m: &Message) -> String {
         m.body.split_whitespace().collect::<Vec<_>>().join(" ")
     };
     format!("{}: {text}", m.from)
+}
+
+/// Does `body` mention `@me` (case-insensitively, as a whole name)?
+pub fn mentions(body: &str, me: &str) -> bool {
+    let body = body.to_lowercase();
+    let needle = format!("@{}", me.to_lowercase());
+    body.match_indices(&needle).any(|(i, _)| {
+        let before_ok = body[..i].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let after_ok =
+            body[i + needle.len()..].chars().next().is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        before_ok && after_ok
+    })
+}
+
+/// Byte range of the first case-insensitive occurrence of `needle` in `text`.
+pub fn find_ci(text: &str, needle: &str) -> Option<(usize, usize)> {
+    let needle: Vec<char> = needle.chars().flat_map(char::to_lowercase).collect();
+    if needle.is_empty() {
+        return None;
+    }
+    for (start, _) in text.char_indices() {
+        let mut got: Vec<char> = Vec::new();
+        for (i, c) in text[start..].char_indices() {
+            got.extend(c.to_lowercase());
+            if !needle.starts_with(&got) {
+                break;
+            }
+            if got.len() == needle.len() {
+                return Some((start, start + i + c.len_utf8()));
+            }
+        }
+    }
+    None
+}
+
+/// A request waiting for our answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingRequest {
+    Friend { request_id: u64, from: String, note: String },
+    Group { group_id: u64, request_id: u64, user: String, note: String },
+}
+
+impl PendingRequest {
+    pub fn request_id(&self) -> u64 {
+        match self {
+            PendingRequest::Friend { request_id, .. } | PendingRequest::Group { request_id, .. } => {
+                *request_id
+            }
+        }
+    }
+
+    pub fn is_group(&self) -> bool {
+        matches!(self, PendingRequest::Group { .. })
+    }
+}
+
+/// A window drawn over the screen; Esc closes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    Help,
+    /// Pending friend and join requests.
+    Requests {
+        selected: usize,
+    },
+    Search {
+        query: String,
+        results: Vec<(Target, Message)>,
+        selected: usize,
+    },
+    /// Lines of text (e.g. a group's members).
+    Info {
+        title: String,
+        lines: Vec<String>,
+    },
+}
+
+/// What a server operation started by a command returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpResult {
+    /// Done; the text says what happened.
+    Notice(String),
+    /// Done, and friends or groups changed: fetch them again.
+    Changed(String),
+    Failed(String),
+    Friends(Vec<Friend>),
+    Groups(Vec<MyGroup>),
+    FriendRequests(Vec<IncomingFriendRequest>),
+    /// `show`: open the requests pop-up.
+    GroupRequests {
+        group_id: u64,
+        requests: Vec<JoinRequest>,
+        show: bool,
+    },
+    Members {
+        group_id: u64,
+        members: Vec<Member>,
+    },
+    /// A request was answered: it leaves the list.
+    Answered {
+        request_id: u64,
+        group: bool,
+        notice: String,
+    },
+    Recalled {
+        msg_id: u64,
+    },
+    /// We left (or dissolved) a group.
+    LeftGroup {
+        group_id: u64,
+        notice: String,
+    },
 }
 
 /// Same user? Usernames are case-insensitive.
@@ -203,6 +328,20 @@ pub struct App {
     /// Something changed since the last draw.
     pub dirty: bool,
     pub quit: bool,
+    pub friends: Vec<Friend>,
+    pub groups: Vec<MyGroup>,
+    /// Requests waiting for our answer, oldest first.
+    pub requests: Vec<PendingRequest>,
+    pub popup: Option<Popup>,
+    /// Text highlighted in the message pane (the last search).
+    pub highlight: Option<String>,
+    pub outbox: Outbox,
+    /// Ring the bell on a direct message or a mention (config `bell`).
+    pub bell_enabled: bool,
+    /// Count mentions as badges (config `mention_badges`).
+    pub mention_badges: bool,
+    /// The bell should ring (the event loop rings it and clears this).
+    pub bell: bool,
 }
 
 /// What the event loop must do after an update, beyond redrawing.
@@ -213,6 +352,8 @@ pub enum Effect {
     ReloadMessages,
     /// The conversation list should be reloaded from the history.
     ReloadConversations,
+    /// Friends, groups or requests changed on the server: fetch them again.
+    RefreshSocial,
     /// The saved session was refused: stop and ask to log in again.
     LoggedOut,
 }
@@ -235,6 +376,15 @@ impl App {
             utc_offset_secs: 0,
             dirty: true,
             quit: false,
+            friends: Vec::new(),
+            groups: Vec::new(),
+            requests: Vec::new(),
+            popup: None,
+            highlight: None,
+            outbox: Outbox::default(),
+            bell_enabled: true,
+            mention_badges: true,
+            bell: false,
         }
     }
 
@@ -254,6 +404,7 @@ impl App {
                 c.unread = 0;
             }
         }
+        self.decorate();
         self.sort();
         if self.selected.is_none() {
             self.selected = self.conversations.first().map(|c| c.with.clone());
@@ -283,6 +434,7 @@ impl App {
     fn select_index(&mut self, i: usize) {
         let Some(c) = self.conversations.get_mut(i) else { return };
         c.unread = 0;
+        c.mentions = 0;
         let with = c.with.clone();
         if !self.is_open(&with) {
             self.selected = Some(with);
@@ -368,6 +520,295 @@ impl App {
         self.dirty = true;
     }
 
+    /// Presence and group names from the friend and group lists, and an entry for
+    /// every friend and group that has no conversation yet (to start one).
+    fn decorate(&mut self) {
+        for f in &self.friends {
+            let with = Target::User(f.username.clone());
+            if !self.conversations.iter().any(|c| same_target(&c.with, &with)) {
+                self.conversations.push(ConversationEntry::new(with));
+            }
+        }
+        for g in &self.groups {
+            let with = Target::Group(g.group_id);
+            if !self.conversations.iter().any(|c| same_target(&c.with, &with)) {
+                self.conversations.push(ConversationEntry::new(with));
+            }
+        }
+        for c in &mut self.conversations {
+            match &c.with {
+                Target::User(u) => {
+                    if let Some(f) = self.friends.iter().find(|f| same_user(&f.username, u)) {
+                        c.online = Some(f.online);
+                    }
+                }
+                Target::Group(id) => {
+                    if let Some(g) = self.groups.iter().find(|g| g.group_id == *id) {
+                        c.group_name = Some(g.name.clone());
+                    }
+                }
+            }
+        }
+        self.sort();
+        if self.selected.is_none() {
+            self.selected = self.conversations.first().map(|c| c.with.clone());
+        }
+    }
+
+    fn recount(&mut self) {
+        self.pending_friend_requests = self.requests.iter().filter(|r| !r.is_group()).count();
+        self.pending_group_requests = self.requests.iter().filter(|r| r.is_group()).count();
+        if let Some(Popup::Requests { selected }) = &mut self.popup {
+            *selected = (*selected).min(self.requests.len().saturating_sub(1));
+        }
+    }
+
+    fn add_request(&mut self, request: PendingRequest) {
+        if !self
+            .requests
+            .iter()
+            .any(|r| r.request_id() == request.request_id() && r.is_group() == request.is_group())
+        {
+            self.requests.push(request);
+            // Friend requests first, each kind oldest first.
+            self.requests.sort_by_key(PendingRequest::is_group);
+        }
+        self.recount();
+    }
+
+    /// Groups we own or administer: their join requests are ours to answer.
+    pub fn managed_groups(&self) -> Vec<u64> {
+        self.groups
+            .iter()
+            .filter(|g| matches!(g.role, Role::Owner | Role::Admin))
+            .map(|g| g.group_id)
+            .collect()
+    }
+
+    /// `[ID]` of a group command: the given one, or the open group conversation.
+    pub fn resolve_group(&self, group_id: Option<u64>) -> Result<u64, String> {
+        match (group_id, &self.selected) {
+            (Some(id), _) => Ok(id),
+            (None, Some(Target::Group(id))) => Ok(*id),
+            (None, _) => Err("open a group conversation or give its id".into()),
+        }
+    }
+
+    /// Our last message in the open conversation that can still be recalled.
+    pub fn last_own_message(&self) -> Option<u64> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| same_user(&m.from, &self.user) && !m.recalled && m.kind != MessageKind::Recall)
+            .map(|m| m.msg_id)
+    }
+
+    /// Applies the result of a command's server operation.
+    pub fn apply_op(&mut self, result: OpResult) -> Effect {
+        self.dirty = true;
+        match result {
+            OpResult::Notice(text) => self.notice = Some(text),
+            OpResult::Changed(text) => {
+                self.notice = Some(text);
+                return Effect::RefreshSocial;
+            }
+            OpResult::Failed(text) => self.notice = Some(text),
+            OpResult::Friends(friends) => {
+                self.friends = friends;
+                self.decorate();
+            }
+            OpResult::Groups(groups) => {
+                self.groups = groups;
+                self.decorate();
+            }
+            OpResult::FriendRequests(incoming) => {
+                self.requests.retain(PendingRequest::is_group);
+                let friends = incoming.into_iter().map(|r| PendingRequest::Friend {
+                    request_id: r.request_id,
+                    from: r.from,
+                    note: r.note,
+                });
+                self.requests.splice(0..0, friends);
+                self.recount();
+            }
+            OpResult::GroupRequests { group_id, requests, show } => {
+                self.requests
+                    .retain(|r| !matches!(r, PendingRequest::Group { group_id: g, .. } if *g == group_id));
+                for r in requests {
+                    self.requests.push(PendingRequest::Group {
+                        group_id,
+                        request_id: r.request_id,
+                        user: r.user,
+                        note: r.note,
+                    });
+                }
+                self.recount();
+                if show {
+                    self.popup = Some(Popup::Requests { selected: 0 });
+                }
+            }
+            OpResult::Members { group_id, members } => {
+                let lines = members
+                    .iter()
+                    .map(|m| {
+                        let dot = if m.online { "●" } else { "○" };
+                        format!("{dot} {} ({})", m.username, m.role.as_str())
+                    })
+                    .collect();
+                let title = match self.groups.iter().find(|g| g.group_id == group_id) {
+                    Some(g) => format!("Members of #{group_id} {}", g.name),
+                    None => format!("Members of #{group_id}"),
+                };
+                self.popup = Some(Popup::Info { title, lines });
+            }
+            OpResult::Answered { request_id, group, notice } => {
+                self.requests.retain(|r| !(r.request_id() == request_id && r.is_group() == group));
+                self.recount();
+                self.notice = Some(notice);
+                return Effect::RefreshSocial;
+            }
+            OpResult::Recalled { msg_id } => {
+                if let Some(m) = self.messages.iter_mut().find(|m| m.msg_id == msg_id) {
+                    m.recalled = true;
+                }
+                self.notice = Some("message recalled".into());
+            }
+            OpResult::LeftGroup { group_id, notice } => {
+                self.notice = Some(notice);
+                return self.remove_group(group_id);
+            }
+        }
+        Effect::None
+    }
+
+    fn remove_group(&mut self, group_id: u64) -> Effect {
+        let gone = Target::Group(group_id);
+        self.groups.retain(|g| g.group_id != group_id);
+        self.requests.retain(|r| !matches!(r, PendingRequest::Group { group_id: g, .. } if *g == group_id));
+        self.recount();
+        self.conversations.retain(|c| !same_target(&c.with, &gone));
+        if self.is_open(&gone) {
+            self.selected = None;
+            self.messages.clear();
+            if let Some(first) = self.conversations.first() {
+                self.selected = Some(first.with.clone());
+                return Effect::ReloadMessages;
+            }
+        }
+        Effect::None
+    }
+
+    pub fn open_popup(&mut self, popup: Popup) {
+        self.popup = Some(popup);
+        self.dirty = true;
+    }
+
+    pub fn close_popup(&mut self) {
+        self.popup = None;
+        self.dirty = true;
+    }
+
+    /// Moves the selection of a list pop-up by `delta`, within its rows.
+    pub fn popup_move(&mut self, delta: isize) {
+        let len = match &self.popup {
+            Some(Popup::Requests { .. }) => self.requests.len(),
+            Some(Popup::Search { results, .. }) => results.len(),
+            _ => 0,
+        };
+        if let Some(Popup::Requests { selected } | Popup::Search { selected, .. }) = &mut self.popup {
+            *selected = selected.saturating_add_signed(delta).min(len.saturating_sub(1));
+        }
+        self.dirty = true;
+    }
+
+    /// The request selected in the requests pop-up.
+    pub fn selected_request(&self) -> Option<&PendingRequest> {
+        match &self.popup {
+            Some(Popup::Requests { selected }) => self.requests.get(*selected),
+            _ => None,
+        }
+    }
+
+    /// The search pop-up's query, to run after it changed.
+    pub fn search_query(&self) -> Option<&str> {
+        match &self.popup {
+            Some(Popup::Search { query, .. }) => Some(query),
+            _ => None,
+        }
+    }
+
+    /// Edits the search pop-up's query: `Some(c)` types, `None` erases.
+    pub fn search_edit(&mut self, c: Option<char>) {
+        if let Some(Popup::Search { query, selected, .. }) = &mut self.popup {
+            match c {
+                Some(c) => query.push(c),
+                None => {
+                    query.pop();
+                }
+            }
+            *selected = 0;
+            self.dirty = true;
+        }
+    }
+
+    pub fn set_search_results(&mut self, found: Vec<(Target, Message)>) {
+        if let Some(Popup::Search { results, selected, .. }) = &mut self.popup {
+            *results = found;
+            *selected = 0;
+            self.dirty = true;
+        }
+    }
+
+    /// Enter in the search pop-up: opens the selected result's conversation (the
+    /// caller loads its messages) with the query highlighted.
+    pub fn search_jump(&mut self) -> Option<Target> {
+        let Some(Popup::Search { query, results, selected }) = self.popup.take() else { return None };
+        self.dirty = true;
+        let (with, _) = results.get(selected)?.clone();
+        self.highlight = Some(query);
+        if !self.conversations.iter().any(|c| same_target(&c.with, &with)) {
+            self.conversations.push(ConversationEntry::new(with.clone()));
+        }
+        if let Some(i) = self.conversations.iter().position(|c| same_target(&c.with, &with)) {
+            self.select_index(i);
+        }
+        self.scroll = 0;
+        Some(with)
+    }
+
+    /// Queues a composed message for the open conversation.
+    pub fn queue_message(&mut self, client_msg_id: String, body: String, now_ms: i64) -> Result<(), String> {
+        let to = self.selected.clone().ok_or("no conversation open")?;
+        self.outbox.push(client_msg_id, to, body, now_ms);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Tab on a word starting with `@`: completes it with a known name (friends,
+    /// people in the open conversation). Returns whether it did.
+    pub fn complete_mention(&mut self) -> bool {
+        let Some(line) = self.input.lines.get(self.input.row) else { return false };
+        let before: String = line.chars().take(self.input.col).collect();
+        let word_start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let word = &before[word_start..];
+        let Some(prefix) = word.strip_prefix('@') else { return false };
+        let prefix = prefix.to_lowercase();
+        let mut names: Vec<&str> = self.friends.iter().map(|f| f.username.as_str()).collect();
+        names.extend(self.messages.iter().map(|m| m.from.as_str()));
+        names.retain(|n| n.to_lowercase().starts_with(&prefix) && !same_user(n, &self.user));
+        names.sort_unstable();
+        names.dedup_by(|a, b| same_user(a, b));
+        let Some(name) = names.iter().find(|n| n.len() > prefix.len()).or(names.first()) else {
+            return false;
+        };
+        let rest: String = name.chars().skip(prefix.chars().count()).collect();
+        for c in rest.chars().chain([' ']) {
+            self.input.insert_char(c);
+        }
+        self.dirty = true;
+        true
+    }
+
     /// Applies what the session reported.
     pub fn apply(&mut self, update: Update) -> Effect {
         self.dirty = true;
@@ -378,6 +819,9 @@ impl App {
             }
             Update::Status(status) => {
                 let online = status == Status::Online;
+                if matches!(status, Status::Offline { .. }) {
+                    self.outbox.disconnected();
+                }
                 self.status = status;
                 if online { Effect::ReloadConversations } else { Effect::None }
             }
@@ -401,15 +845,51 @@ impl App {
                         c.online = Some(p.online);
                     }
                 }
+                for f in &mut self.friends {
+                    if same_user(&f.username, &p.user) {
+                        f.online = p.online;
+                    }
+                }
                 Effect::None
             }
-            Event::FriendRequest(_) => {
-                self.pending_friend_requests += 1;
+            Event::FriendRequest(r) => {
+                self.notice = Some(format!("friend request from {} (Ctrl+R)", r.from));
+                self.add_request(PendingRequest::Friend {
+                    request_id: r.request_id,
+                    from: r.from,
+                    note: r.note,
+                });
                 Effect::None
             }
-            Event::GroupJoinRequest(_) => {
-                self.pending_group_requests += 1;
+            Event::GroupJoinRequest(r) => {
+                self.notice = Some(format!("{} asks to join #{} (Ctrl+R)", r.user, r.group_id));
+                self.add_request(PendingRequest::Group {
+                    group_id: r.group_id,
+                    request_id: r.request_id,
+                    user: r.user,
+                    note: r.note,
+                });
                 Effect::None
+            }
+            Event::FriendResponse(r) => {
+                let answer = if r.accepted { "accepted" } else { "declined" };
+                self.notice = Some(format!("{} {answer} your friend request", r.user));
+                if r.accepted { Effect::RefreshSocial } else { Effect::None }
+            }
+            Event::FriendRemoved(r) => {
+                self.friends.retain(|f| !same_user(&f.username, &r.user));
+                Effect::None
+            }
+            Event::GroupJoinResponse(r) => {
+                let answer = if r.accepted { "accepted" } else { "declined" };
+                self.notice = Some(format!("your request to join #{} was {answer}", r.group_id));
+                if r.accepted { Effect::RefreshSocial } else { Effect::None }
+            }
+            Event::GroupMemberJoined(j) if same_user(&j.user, &self.user) => Effect::RefreshSocial,
+            Event::GroupRoleChanged(r) if same_user(&r.user, &self.user) => Effect::RefreshSocial,
+            Event::GroupMemberLeft(l) if same_user(&l.user, &self.user) => {
+                self.notice = Some(format!("you are no longer in #{}", l.group_id));
+                self.remove_group(l.group_id)
             }
             Event::Read(r) if same_user(&r.user, &self.user) => {
                 // Read on another device of ours.
@@ -419,17 +899,8 @@ impl App {
                 Effect::None
             }
             Event::GroupDissolved(g) => {
-                let gone = Target::Group(g.group_id);
-                self.conversations.retain(|c| !same_target(&c.with, &gone));
-                if self.is_open(&gone) {
-                    self.selected = None;
-                    self.messages.clear();
-                    if let Some(first) = self.conversations.first() {
-                        self.selected = Some(first.with.clone());
-                        return Effect::ReloadMessages;
-                    }
-                }
-                Effect::None
+                self.notice = Some(format!("group #{} was dissolved", g.group_id));
+                self.remove_group(g.group_id)
             }
             _ => Effect::None,
         }
@@ -448,6 +919,9 @@ impl App {
             }
         };
         let open = self.is_open(&with);
+        let live = !mine && message.kind != MessageKind::Recall;
+        let direct = live && matches!(message.to, Target::User(_));
+        let mentioned = live && !direct && mentions(&message.body, &self.user);
         let entry = &mut self.conversations[index];
         entry.activity = entry.activity.max(message.ts);
         if message.kind == MessageKind::Recall {
@@ -464,6 +938,12 @@ impl App {
                 }
             } else if !mine {
                 entry.unread += 1;
+            }
+            if (direct || mentioned) && self.bell_enabled {
+                self.bell = true;
+            }
+            if mentioned && !open && self.mention_badges {
+                entry.mentions += 1;
             }
         }
         if self.selected.is_none() {
@@ -633,5 +1113,205 @@ pub(crate) mod tests {
         app.scroll_up(5);
         app.scroll_down(2);
         assert_eq!(app.scroll, 3);
+    }
+
+    fn friend(name: &str, online: bool) -> Friend {
+        Friend { user_id: 9, username: name.into(), online, blocked: false }
+    }
+
+    fn group(id: u64, name: &str, role: Role) -> MyGroup {
+        MyGroup { group_id: id, name: name.into(), description: String::new(), role }
+    }
+
+    #[test]
+    fn startup_data_names_groups_and_adds_friends() {
+        let mut app = app();
+        app.apply_op(OpResult::Friends(vec![friend("Bob", true), friend("zed", false)]));
+        app.apply_op(OpResult::Groups(vec![
+            group(7, "rustaceans", Role::Owner),
+            group(8, "other", Role::Member),
+        ]));
+        assert_eq!(app.conversations[0].online, Some(true));
+        let titles: Vec<String> = app.conversations.iter().map(ConversationEntry::title).collect();
+        assert!(titles.contains(&"#7 rustaceans".to_owned()), "{titles:?}");
+        assert!(titles.contains(&"zed".to_owned()) && titles.contains(&"#8 other".to_owned()), "{titles:?}");
+        assert_eq!(app.managed_groups(), vec![7]);
+        // Reloading from the history keeps names and presence.
+        let mut bob = ConversationEntry::new(Target::User("bob".into()));
+        bob.activity = 30;
+        app.set_conversations(vec![bob, ConversationEntry::new(Target::Group(7))]);
+        assert_eq!(app.conversations[0].online, Some(true));
+        assert!(app.conversations.iter().any(|c| c.title() == "#7 rustaceans"));
+        // Presence events update the friend list too.
+        app.apply(Update::Event(Event::Presence(event::Presence {
+            user: "zed".into(),
+            user_id: 9,
+            online: true,
+        })));
+        assert!(app.friends.iter().any(|f| f.username == "zed" && f.online));
+    }
+
+    #[test]
+    fn requests_are_listed_counted_and_answered() {
+        let mut app = app();
+        app.apply_op(OpResult::FriendRequests(vec![IncomingFriendRequest {
+            request_id: 1,
+            from: "eve".into(),
+            from_id: 5,
+            note: "hi".into(),
+            ts: 0,
+        }]));
+        let join =
+            JoinRequest { request_id: 1, user: "mallory".into(), user_id: 6, note: String::new(), ts: 0 };
+        app.apply_op(OpResult::GroupRequests { group_id: 7, requests: vec![join], show: false });
+        assert_eq!((app.pending_friend_requests, app.pending_group_requests), (1, 1));
+        assert!(app.popup.is_none());
+        // Live events add to the list, without duplicates.
+        let live_friend = Event::FriendRequest(event::FriendRequest {
+            request_id: 2,
+            from: "trent".into(),
+            from_id: 7,
+            note: String::new(),
+        });
+        app.apply(Update::Event(live_friend.clone()));
+        app.apply(Update::Event(live_friend));
+        app.apply(Update::Event(Event::GroupJoinRequest(event::GroupJoinRequest {
+            group_id: 7,
+            request_id: 3,
+            user: "oscar".into(),
+            user_id: 8,
+            note: String::new(),
+        })));
+        assert_eq!((app.pending_friend_requests, app.pending_group_requests), (2, 2));
+        app.open_popup(Popup::Requests { selected: 0 });
+        app.popup_move(1);
+        assert_eq!(
+            app.selected_request(),
+            Some(&PendingRequest::Friend { request_id: 2, from: "trent".into(), note: String::new() })
+        );
+        app.popup_move(10);
+        assert_eq!(app.selected_request().map(PendingRequest::request_id), Some(3));
+        let effect =
+            app.apply_op(OpResult::Answered { request_id: 3, group: true, notice: "accepted oscar".into() });
+        assert_eq!(effect, Effect::RefreshSocial);
+        assert_eq!((app.pending_friend_requests, app.pending_group_requests), (2, 1));
+        // The selection stays within the shorter list.
+        assert_eq!(app.selected_request().map(PendingRequest::request_id), Some(1));
+        assert_eq!(app.notice.as_deref(), Some("accepted oscar"));
+    }
+
+    #[test]
+    fn group_defaults_recall_and_leaving() {
+        let mut app = app();
+        assert!(app.resolve_group(None).is_err());
+        assert_eq!(app.resolve_group(Some(3)), Ok(3));
+        app.select_next();
+        assert_eq!(app.resolve_group(None), Ok(7));
+        app.set_messages(vec![
+            msg(1, "alice", Target::Group(7), "mine", 1),
+            msg(2, "carol", Target::Group(7), "theirs", 2),
+        ]);
+        assert_eq!(app.last_own_message(), Some(101));
+        app.apply_op(OpResult::Recalled { msg_id: 101 });
+        assert!(app.messages[0].recalled);
+        assert_eq!(app.last_own_message(), None);
+        let effect = app.apply_op(OpResult::LeftGroup { group_id: 7, notice: "left #7".into() });
+        assert_eq!(effect, Effect::ReloadMessages);
+        assert_eq!(app.selected, Some(Target::User("bob".into())));
+        assert!(app.conversations.iter().all(|c| c.with != Target::Group(7)));
+        app.apply_op(OpResult::Members { group_id: 9, members: vec![] });
+        assert!(matches!(&app.popup, Some(Popup::Info { title, .. }) if title == "Members of #9"));
+    }
+
+    #[test]
+    fn mentions_and_case_insensitive_find() {
+        assert!(mentions("hey @Alice, look", "alice"));
+        assert!(mentions("@alice", "ALICE"));
+        assert!(!mentions("@alicex hi", "alice"));
+        assert!(!mentions("mail me at bob@alice", "alice"));
+        assert!(!mentions("alice", "alice"));
+        assert_eq!(find_ci("Hello World", "world"), Some((6, 11)));
+        assert_eq!(find_ci("ÄBC", "äb"), Some((0, 3)));
+        assert_eq!(find_ci("abc", "x"), None);
+        assert_eq!(find_ci("abc", ""), None);
+    }
+
+    #[test]
+    fn bell_and_mention_badges_follow_the_switches() {
+        let mut app = app();
+        app.apply(live(msg(1, "carol", Target::Group(7), "hi all", 30)));
+        assert!(!app.bell);
+        app.apply(live(msg(2, "carol", Target::Group(7), "@alice look", 31)));
+        assert!(app.bell);
+        let g = app.conversations.iter().find(|c| c.with == Target::Group(7)).expect("group");
+        assert_eq!((g.unread, g.mentions), (2, 1));
+        app.bell = false;
+        app.apply(live(msg(1, "dave", Target::User("alice".into()), "psst", 32)));
+        assert!(app.bell);
+        // Our own messages never ring.
+        app.bell = false;
+        app.apply(live(msg(3, "alice", Target::User("dave".into()), "@alice", 33)));
+        assert!(!app.bell);
+        // Switched off.
+        app.bell_enabled = false;
+        app.mention_badges = false;
+        app.apply(live(msg(3, "carol", Target::Group(7), "@alice again", 34)));
+        assert!(!app.bell);
+        let g = app.conversations.iter().find(|c| c.with == Target::Group(7)).expect("group");
+        assert_eq!(g.mentions, 1);
+        // Opening the conversation clears the badge.
+        let i = app.conversations.iter().position(|c| c.with == Target::Group(7)).expect("group");
+        app.select_index(i);
+        assert_eq!(app.conversations[i].mentions, 0);
+    }
+
+    #[test]
+    fn search_popup_jumps_and_highlights() {
+        let mut app = app();
+        app.open_popup(Popup::Search { query: String::new(), results: Vec::new(), selected: 0 });
+        app.search_edit(Some('Y'));
+        app.search_edit(Some('x'));
+        app.search_edit(None);
+        assert_eq!(app.search_query(), Some("Y"));
+        app.set_search_results(vec![(Target::Group(7), msg(5, "carol", Target::Group(7), "yo", 5))]);
+        app.popup_move(5);
+        assert_eq!(app.search_jump(), Some(Target::Group(7)));
+        assert!(app.popup.is_none());
+        assert_eq!(app.selected, Some(Target::Group(7)));
+        assert_eq!(app.highlight.as_deref(), Some("Y"));
+        // Nothing to jump to.
+        app.open_popup(Popup::Search { query: "q".into(), results: Vec::new(), selected: 0 });
+        assert_eq!(app.search_jump(), None);
+    }
+
+    #[test]
+    fn queued_messages_and_offline_status() {
+        let mut app = app();
+        app.queue_message("id1".into(), "hello".into(), 1).expect("queued");
+        assert_eq!(app.outbox.waiting(), 1);
+        let jobs = app.outbox.take_pending();
+        assert_eq!(jobs[0].to, Target::User("bob".into()));
+        // The connection drops while it is in flight: pending again.
+        app.apply(Update::Status(Status::Offline {
+            retry_in: std::time::Duration::from_secs(1),
+            reason: "x".into(),
+        }));
+        assert_eq!(app.outbox.take_pending().len(), 1);
+        app.selected = None;
+        assert!(app.queue_message("id2".into(), "x".into(), 1).is_err());
+    }
+
+    #[test]
+    fn tab_completes_names() {
+        let mut app = app();
+        app.apply_op(OpResult::Friends(vec![friend("bobby", true)]));
+        for c in "hi @bo".chars() {
+            app.type_char(c);
+        }
+        assert!(app.complete_mention());
+        assert_eq!(app.input.text(), "hi @bobby ");
+        app.input.clear();
+        app.type_char('x');
+        assert!(!app.complete_mention());
     }
 }
