@@ -36,6 +36,30 @@ pub struct ClientConfig {
     pub bell: Option<bool>,
     /// Count mentions of your name as unread badges (the TUI).
     pub mention_badges: Option<bool>,
+    /// The last server logged in to from the TUI's login screen.
+    pub last_server: Option<String>,
+    /// The last username logged in with (prefills the TUI's login screen).
+    pub last_username: Option<String>,
+    /// Key bindings of the TUI: action name to key (`"ctrl+n"`) or keys.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub keys: std::collections::BTreeMap<String, KeyList>,
+}
+
+/// One key or several, in the `[keys]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            KeyList::One(k) => std::slice::from_ref(k),
+            KeyList::Many(ks) => ks,
+        }
+    }
 }
 
 /// A logged-in session as saved between runs.
@@ -192,9 +216,14 @@ mod tests {
         p.forget_session().unwrap();
         p.forget_session().unwrap();
         assert!(p.load_session().unwrap().is_none());
-        let c = ClientConfig { server: Some("x:9".into()), bell: Some(false), mention_badges: None };
+        let mut c = ClientConfig { server: Some("x:9".into()), bell: Some(false), ..Default::default() };
+        c.last_username = Some("ann".into());
+        c.keys.insert("quit".into(), KeyList::One("ctrl+q".into()));
+        c.keys.insert("send".into(), KeyList::Many(vec!["enter".into(), "ctrl+s".into()]));
         p.save_config(&c).unwrap();
         assert_eq!(p.load_config().unwrap(), c);
+        fs::write(p.config_file(), "[keys]\nquit = \"ctrl+q\"\nsend = [\"enter\"]\n").unwrap();
+        assert_eq!(p.load_config().unwrap().keys.len(), 2);
         fs::write(p.config_file(), "nonsense = 1").unwrap();
         assert!(matches!(p.load_config(), Err(ConfigError::Parse { .. })));
         assert!(Profile::under(base.path(), base.path(), "../etc").is_err());

@@ -168,14 +168,31 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let profile = Profile::locate(&cli.profile)?;
     let ctx = Context { profile, server_flag: cli.server, out: Output { json: cli.json } };
     let Some(command) = cli.command else {
-        // The full-screen interface; a login screen comes later, until then log in first.
-        let saved = ctx.saved()?;
-        let server = ctx.server_flag.clone().unwrap_or_else(|| saved.server.clone());
-        return chat_tui::tui::run(&ctx.profile, server, saved).await.map_err(|e| match e {
+        // The full-screen interface, after the login screen when no session is saved.
+        let to_failure = |e: chat_tui::tui::TuiError| match e {
             chat_tui::tui::TuiError::LoggedOut => Failure::new(EXIT_NOT_LOGGED_IN, e.to_string()),
             chat_tui::tui::TuiError::History(_) => Failure::new(EXIT_LOCAL, e.to_string()),
             chat_tui::tui::TuiError::Terminal(_) => Failure::new(EXIT_USAGE, e.to_string()),
-        });
+        };
+        let saved = match ctx.profile.load_session()? {
+            Some(saved) => saved,
+            None => {
+                let config = ctx.profile.load_config()?;
+                let server = ctx
+                    .server_flag
+                    .clone()
+                    .or(config.server)
+                    .or(config.last_server)
+                    .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+                let username = config.last_username.unwrap_or_default();
+                match chat_tui::tui::login::run(&ctx.profile, server, username).await.map_err(to_failure)? {
+                    Some(saved) => saved,
+                    None => return Ok(()),
+                }
+            }
+        };
+        let server = ctx.server_flag.clone().unwrap_or_else(|| saved.server.clone());
+        return chat_tui::tui::run(&ctx.profile, server, saved).await.map_err(to_failure);
     };
     match command {
         Command::Register(c) => account::register(&ctx, c).await,

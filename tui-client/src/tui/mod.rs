@@ -3,6 +3,8 @@
 //! one-second tick; the screen is drawn only when something changed.
 
 pub mod commands;
+pub mod keys;
+pub mod login;
 pub mod queue;
 pub mod render;
 pub mod state;
@@ -30,6 +32,7 @@ use crate::session::{self, SessionConfig, SessionHandle, Update};
 use chat_proto::model::Role;
 use chat_proto::request as op;
 use commands::Command;
+use keys::{Action, Keymap};
 use queue::SendJob;
 use state::{App, ConversationEntry, Effect, OpResult, PendingRequest, Popup};
 
@@ -37,6 +40,8 @@ use state::{App, ConversationEntry, Effect, OpResult, PendingRequest, Popup};
 const SEARCH_LIMIT: usize = 100;
 /// Messages loaded when a conversation is opened.
 const LOAD_MESSAGES: usize = 500;
+/// Older messages loaded from the local history at a time.
+const OLDER_PAGE: usize = 100;
 /// Lines moved by PageUp/PageDown and the mouse wheel.
 const PAGE: u16 = 10;
 const WHEEL: u16 = 3;
@@ -168,6 +173,10 @@ pub async fn run(profile: &Profile, server: String, saved: SavedSession) -> Resu
         Ok(config) => {
             app.bell_enabled = config.bell.unwrap_or(true);
             app.mention_badges = config.mention_badges.unwrap_or(true);
+            match Keymap::from_config(&config.keys) {
+                Ok(keymap) => app.keymap = keymap,
+                Err(e) => app.set_notice(format!("config: {e}; default keys")),
+            }
         }
         Err(e) => app.set_notice(format!("config ignored: {e}")),
     }
@@ -202,8 +211,16 @@ async fn event_loop(
             let _ = out.write_all(b"\x07").and_then(|()| out.flush());
         }
         if app.dirty {
-            terminal.draw(|f| render::render(app, f))?;
+            let frame = terminal.draw(|f| render::render(app, f))?;
+            let area = frame.area;
             app.dirty = false;
+            // Scrolled past the oldest loaded message: load older ones, and keep the
+            // scroll within the lines there are.
+            let max = render::max_scroll(app, area);
+            if usize::from(app.scroll) > max {
+                load_older(app, &ctx);
+                app.clamp_scroll(max);
+            }
         }
         if app.quit {
             return Ok(());
@@ -362,14 +379,63 @@ fn reload_messages(handle: &SessionHandle, app: &mut App) {
     let Some(with) = app.selected.clone() else { return };
     let history = handle.history();
     let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
-    match h.messages_before(&with, None, LOAD_MESSAGES) {
-        Ok(mut messages) => {
-            messages.reverse();
+    // Older messages already loaded stay loaded (the view keeps its place).
+    let loaded = match app.messages.first() {
+        Some(first) => h.messages_after(&with, first.seq.saturating_sub(1), usize::from(u16::MAX)),
+        None => h.messages_before(&with, None, LOAD_MESSAGES).map(|mut m| {
+            m.reverse();
+            m
+        }),
+    };
+    match loaded {
+        Ok(messages) => {
             let highest = messages.last().map(|m| m.seq);
             app.set_messages(messages);
             if let Some(seq) = highest {
                 mark_read(handle, &mut h, with, seq);
             }
+        }
+        Err(e) => app.set_notice(format!("history unreadable: {e}")),
+    }
+}
+
+/// Messages older than the oldest shown: from the local history, else from the
+/// server (stored locally, then shown).
+fn load_older(app: &mut App, ctx: &Ctx) {
+    let Some((with, oldest)) = app.older_wanted() else { return };
+    let history = ctx.handle.history();
+    let local =
+        history.lock().unwrap_or_else(|p| p.into_inner()).messages_before(&with, Some(oldest), OLDER_PAGE);
+    match local {
+        Ok(mut older) if !older.is_empty() => {
+            older.reverse();
+            app.prepend_older(&with, older);
+        }
+        Ok(_) => {
+            app.loading_older = true;
+            let Some(client) = ctx.handle.client_now() else {
+                app.loading_older = false;
+                app.set_notice("offline: older messages load once online");
+                return;
+            };
+            let ops = ctx.ops.clone();
+            tokio::spawn(async move {
+                let request = op::History { with: with.clone(), before: Some(oldest), limit: Some(100) };
+                let result = match client.call(request).await {
+                    Ok(reply) => {
+                        let mut page = reply.messages;
+                        page.reverse();
+                        let stored =
+                            history.lock().unwrap_or_else(|p| p.into_inner()).store_page(&with, &page);
+                        if let Err(e) = stored {
+                            tracing::warn!(error = %e, "older messages not stored");
+                        }
+                        OpResult::Older { with, messages: page }
+                    }
+                    Err(e) => OpResult::OlderFailed(format!("older messages not loaded: {e}")),
+                };
+                let _ = ops.send(result);
+            });
         }
         Err(e) => app.set_notice(format!("history unreadable: {e}")),
     }
@@ -422,6 +488,13 @@ fn on_popup_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let search = matches!(app.popup, Some(Popup::Search { .. }));
     let requests = matches!(app.popup, Some(Popup::Requests { .. }));
+    // A rebound quit key works here too, unless it is a plain character (typed).
+    let plain_char =
+        matches!(key.code, KeyCode::Char(_)) && !ctrl && !key.modifiers.contains(KeyModifiers::ALT);
+    if !plain_char && app.keymap.action(&key) == Some(Action::Quit) {
+        app.quit = true;
+        return;
+    }
     match key.code {
         KeyCode::Char('c') if ctrl => app.quit = true,
         KeyCode::Esc => app.close_popup(),
@@ -449,31 +522,14 @@ fn on_popup_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
 
 fn on_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let alt = key.modifiers.contains(KeyModifiers::ALT);
-    let handle = ctx.handle;
+    if let Some(action) = app.keymap.action(&key) {
+        // Tab completes an `@name` being typed before it does anything else.
+        if key.code == KeyCode::Tab && app.complete_mention() {
+            return;
+        }
+        return on_action(app, action, ctx);
+    }
     match key.code {
-        KeyCode::Char('c') if ctrl => app.quit = true,
-        KeyCode::Char('n') if ctrl => {
-            app.select_next();
-            reload_messages(handle, app);
-        }
-        KeyCode::Char('p') if ctrl => {
-            app.select_previous();
-            reload_messages(handle, app);
-        }
-        KeyCode::Char('r') if ctrl => app.open_popup(Popup::Requests { selected: 0 }),
-        KeyCode::Char('f') if ctrl => {
-            app.open_popup(Popup::Search { query: String::new(), results: Vec::new(), selected: 0 });
-        }
-        // Tab completes an `@name` being typed, otherwise moves on.
-        KeyCode::Tab if !app.complete_mention() => {
-            app.select_next();
-            reload_messages(handle, app);
-        }
-        KeyCode::BackTab => {
-            app.select_previous();
-            reload_messages(handle, app);
-        }
         KeyCode::Esc => {
             app.highlight = None;
             app.notice = None;
@@ -483,8 +539,40 @@ fn on_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
             app.dirty = true;
         }
         KeyCode::Char('?') if app.input.is_empty() => app.open_popup(Popup::Help),
-        KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => app.insert_newline(),
-        KeyCode::Enter => {
+        KeyCode::Tab => {
+            app.complete_mention();
+        }
+        KeyCode::Char(c) if !ctrl => app.type_char(c),
+        KeyCode::Backspace => app.backspace(),
+        KeyCode::Left => app.cursor_left(),
+        KeyCode::Right => app.cursor_right(),
+        KeyCode::Up => app.input_up(),
+        KeyCode::Down => app.input_down(),
+        _ => {}
+    }
+}
+
+/// Runs a bound action.
+fn on_action(app: &mut App, action: Action, ctx: &Ctx) {
+    let handle = ctx.handle;
+    match action {
+        Action::Quit => app.quit = true,
+        Action::NextConversation => {
+            app.select_next();
+            reload_messages(handle, app);
+        }
+        Action::PreviousConversation => {
+            app.select_previous();
+            reload_messages(handle, app);
+        }
+        Action::Requests => app.open_popup(Popup::Requests { selected: 0 }),
+        Action::Search => {
+            app.open_popup(Popup::Search { query: String::new(), results: Vec::new(), selected: 0 });
+        }
+        Action::Newline => app.insert_newline(),
+        Action::ScrollUp => app.scroll_up(PAGE),
+        Action::ScrollDown => app.scroll_down(PAGE),
+        Action::Send => {
             let Some(text) = app.submit() else { return };
             match commands::parse(&text) {
                 Ok(Some(command)) => run_command(app, ctx, command),
@@ -496,15 +584,6 @@ fn on_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
                 }
             }
         }
-        KeyCode::Char(c) if !ctrl => app.type_char(c),
-        KeyCode::Backspace => app.backspace(),
-        KeyCode::Left => app.cursor_left(),
-        KeyCode::Right => app.cursor_right(),
-        KeyCode::Up => app.scroll_up(1),
-        KeyCode::Down => app.scroll_down(1),
-        KeyCode::PageUp => app.scroll_up(PAGE),
-        KeyCode::PageDown => app.scroll_down(PAGE),
-        _ => {}
     }
 }
 

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragra
 use unicode_width::UnicodeWidthStr;
 
 use super::commands::COMMAND_HELP;
+use super::keys::Action;
 use super::queue::OutState;
 use super::state::{App, PendingRequest, Popup, find_ci, same_user};
 use crate::session::Status;
@@ -55,8 +56,8 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-pub fn render(app: &App, frame: &mut Frame) {
-    let area = frame.area();
+/// The screen's parts: sidebar, messages, input, status bar.
+fn areas(app: &App, area: Rect) -> [Rect; 4] {
     let input_lines = app.input.lines.len().clamp(1, MAX_INPUT_LINES) as u16;
     let [main, input, status] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(input_lines + 2), Constraint::Length(1)])
@@ -64,6 +65,21 @@ pub fn render(app: &App, frame: &mut Frame) {
     let sidebar_width = (area.width / 4).clamp(16, 30);
     let [sidebar, messages] =
         Layout::horizontal([Constraint::Length(sidebar_width), Constraint::Min(10)]).areas(main);
+    [sidebar, messages, input, status]
+}
+
+/// How far the message pane can scroll up on a screen of `area`: the lines above
+/// the view when it shows the oldest loaded message.
+pub fn max_scroll(app: &App, area: Rect) -> usize {
+    let [_, messages, _, _] = areas(app, area);
+    let inner = Block::new().borders(Borders::ALL).inner(messages);
+    let paragraph = Paragraph::new(message_pane_lines(app)).wrap(Wrap { trim: false });
+    paragraph.line_count(inner.width).saturating_sub(usize::from(inner.height))
+}
+
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let [sidebar, messages, input, status] = areas(app, area);
     render_sidebar(app, frame, sidebar);
     render_messages(app, frame, messages);
     render_input(app, frame, input);
@@ -73,19 +89,13 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
 }
 
-/// Every key, for the help pop-up.
+/// The keys that are not configurable, for the help pop-up.
 pub const KEY_HELP: &[(&str, &str)] = &[
-    ("Enter", "send the message / run the command"),
-    ("Alt+Enter, Shift+Enter", "new line"),
-    ("Tab / Shift+Tab", "next / previous conversation"),
     ("Tab after @na", "complete a name"),
-    ("Ctrl+N / Ctrl+P", "next / previous conversation"),
-    ("Up/Down, PgUp/PgDn, wheel", "scroll the messages"),
-    ("Ctrl+R", "friend and join requests (a/r: accept/reject)"),
-    ("Ctrl+F", "search the local history (Enter: open)"),
+    ("Up / Down", "previous / next sent line (input history)"),
+    ("Mouse wheel", "scroll the messages; past the top loads older"),
     ("?", "this help (when the input is empty)"),
     ("Esc", "close a pop-up; clear highlight, failed sends"),
-    ("Ctrl+C", "quit"),
 ];
 
 /// A rectangle of at most `width` x `height` centred in `area`.
@@ -100,7 +110,15 @@ fn render_popup(app: &App, popup: &Popup, frame: &mut Frame, area: Rect) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let (title, lines, selected): (String, Vec<Line>, Option<usize>) = match popup {
         Popup::Help => {
-            let mut lines = vec![Line::styled("Keys", bold)];
+            let mut lines = vec![Line::styled("Keys ([keys] in config.toml: action = \"ctrl+x\")", bold)];
+            lines.extend(Action::ALL.iter().map(|a| {
+                let keys = app.keymap.describe_keys(*a);
+                Line::from(vec![
+                    Span::raw(format!("  {keys:<23} ")),
+                    Span::styled(format!("{:<22}", a.name()), dim),
+                    Span::styled(a.describe(), dim),
+                ])
+            }));
             lines.extend(KEY_HELP.iter().map(|(k, what)| {
                 Line::from(vec![Span::raw(format!("  {k:<26}")), Span::styled(*what, dim)])
             }));
@@ -349,14 +367,8 @@ fn outbox_lines(app: &App) -> Vec<Line<'static>> {
         .collect()
 }
 
-fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
-    let title = app
-        .selected_index()
-        .and_then(|i| app.conversations.get(i))
-        .map(|c| format!(" {} ", c.title()))
-        .unwrap_or_else(|| " no conversation ".to_owned());
-    let block = Block::new().borders(Borders::ALL).title(title);
-    let inner = block.inner(area);
+/// What the message pane shows, before wrapping.
+fn message_pane_lines(app: &App) -> Vec<Line<'_>> {
     let queued = outbox_lines(app);
     let mut lines = if app.selected.is_none() {
         vec![Line::styled("No conversations yet.", Style::new().add_modifier(Modifier::DIM))]
@@ -365,8 +377,22 @@ fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         message_lines(app, &app.messages)
     };
+    if app.loading_older {
+        lines.insert(0, Line::styled("loading older messages…", Style::new().add_modifier(Modifier::DIM)));
+    }
     lines.extend(queued);
-    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+    lines
+}
+
+fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
+    let title = app
+        .selected_index()
+        .and_then(|i| app.conversations.get(i))
+        .map(|c| format!(" {} ", c.title()))
+        .unwrap_or_else(|| " no conversation ".to_owned());
+    let block = Block::new().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    let paragraph = Paragraph::new(message_pane_lines(app)).wrap(Wrap { trim: false });
     let total = paragraph.line_count(inner.width);
     let height = usize::from(inner.height);
     let bottom = total.saturating_sub(height);
@@ -380,9 +406,12 @@ fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn render_input(app: &App, frame: &mut Frame, area: Rect) {
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .title(" Message (Enter: send, Alt+Enter: new line, Ctrl+C: quit) ");
+    let block = Block::new().borders(Borders::ALL).title(format!(
+        " Message ({}: send, {}: new line, {}: quit) ",
+        app.keymap.first_key(Action::Send),
+        app.keymap.first_key(Action::Newline),
+        app.keymap.first_key(Action::Quit)
+    ));
     let inner = block.inner(area);
     let height = usize::from(inner.height.max(1));
     let first = (app.input.row + 1).saturating_sub(height);

@@ -181,6 +181,12 @@ pub enum OpResult {
     Recalled {
         msg_id: u64,
     },
+    /// Older messages of a conversation (oldest first; empty: there are none).
+    Older {
+        with: Target,
+        messages: Vec<Message>,
+    },
+    OlderFailed(String),
     /// We left (or dissolved) a group.
     LeftGroup {
         group_id: u64,
@@ -300,6 +306,87 @@ impl Input {
     pub fn clear(&mut self) {
         *self = Self::default();
     }
+
+    /// An input holding `text`, the cursor at its end.
+    pub fn from_text(text: &str) -> Self {
+        let mut input = Self::default();
+        input.insert_str(text);
+        input
+    }
+
+    /// Moves the cursor a line up; false on the first line.
+    pub fn up(&mut self) -> bool {
+        if self.row == 0 {
+            return false;
+        }
+        self.row -= 1;
+        self.col = self.col.min(self.lines[self.row].chars().count());
+        true
+    }
+
+    /// Moves the cursor a line down; false on the last line.
+    pub fn down(&mut self) -> bool {
+        if self.row + 1 >= self.lines.len() {
+            return false;
+        }
+        self.row += 1;
+        self.col = self.col.min(self.lines[self.row].chars().count());
+        true
+    }
+}
+
+/// Lines sent from the input, for Up/Down recall as in a shell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputHistory {
+    /// Oldest first.
+    pub entries: Vec<String>,
+    /// The entry being shown; `None` while editing the draft.
+    pub pos: Option<usize>,
+    /// What was being typed before going back.
+    pub draft: Option<Input>,
+}
+
+/// Most lines kept for recall.
+const INPUT_HISTORY_MAX: usize = 500;
+
+impl InputHistory {
+    pub fn push(&mut self, text: String) {
+        if self.entries.last() != Some(&text) {
+            self.entries.push(text);
+            if self.entries.len() > INPUT_HISTORY_MAX {
+                self.entries.remove(0);
+            }
+        }
+        self.pos = None;
+        self.draft = None;
+    }
+
+    /// Up: the previous entry (saving the draft first), if any.
+    pub fn back(&mut self, current: &Input) -> Option<Input> {
+        let pos = match self.pos {
+            None if self.entries.is_empty() => return None,
+            None => {
+                self.draft = Some(current.clone());
+                self.entries.len() - 1
+            }
+            Some(0) => return None,
+            Some(p) => p - 1,
+        };
+        self.pos = Some(pos);
+        self.entries.get(pos).map(|t| Input::from_text(t))
+    }
+
+    /// Down: the next entry, or the draft after the newest.
+    pub fn forward(&mut self) -> Option<Input> {
+        let pos = self.pos?;
+        if pos + 1 < self.entries.len() {
+            self.pos = Some(pos + 1);
+            self.entries.get(pos + 1).map(|t| Input::from_text(t))
+        } else {
+            self.pos = None;
+            Some(self.draft.take().unwrap_or_default())
+        }
+    }
 }
 
 /// Everything the screen shows.
@@ -315,6 +402,14 @@ pub struct App {
     /// The open conversation's messages, oldest first.
     pub messages: Vec<Message>,
     pub input: Input,
+    /// Sent lines, for Up/Down.
+    pub input_history: InputHistory,
+    /// Loading older messages of the open conversation is under way.
+    pub loading_older: bool,
+    /// The open conversation has nothing older than its first loaded message.
+    pub no_older: bool,
+    /// Key bindings (config `[keys]`).
+    pub keymap: super::keys::Keymap,
     /// Lines scrolled up from the bottom of the message pane (0: following the end).
     pub scroll: u16,
     pub pending_friend_requests: usize,
@@ -368,6 +463,10 @@ impl App {
             selected: None,
             messages: Vec::new(),
             input: Input::default(),
+            input_history: InputHistory::default(),
+            loading_older: false,
+            no_older: false,
+            keymap: super::keys::Keymap::default(),
             scroll: 0,
             pending_friend_requests: 0,
             pending_group_requests: 0,
@@ -415,6 +514,8 @@ impl App {
     /// Replaces the open conversation's messages (oldest first).
     pub fn set_messages(&mut self, messages: Vec<Message>) {
         self.messages = messages;
+        self.no_older = false;
+        self.loading_older = false;
         self.dirty = true;
     }
 
@@ -500,9 +601,73 @@ impl App {
         }
         let text = self.input.text();
         self.input.clear();
+        self.input_history.push(text.clone());
         self.scroll = 0;
         self.dirty = true;
         Some(text)
+    }
+
+    /// Up in the input: the line above, or the previous sent line.
+    pub fn input_up(&mut self) {
+        if !self.input.up()
+            && let Some(input) = self.input_history.back(&self.input)
+        {
+            self.input = input;
+        }
+        self.dirty = true;
+    }
+
+    /// Down in the input: the line below, or the next sent line (then the draft).
+    pub fn input_down(&mut self) {
+        if !self.input.down()
+            && let Some(input) = self.input_history.forward()
+        {
+            self.input = input;
+        }
+        self.dirty = true;
+    }
+
+    /// Where older messages must come from once the view is scrolled past the
+    /// oldest loaded one: the open conversation and its oldest seq. `None` when
+    /// loading already, nothing is loaded, or there is nothing older.
+    pub fn older_wanted(&self) -> Option<(Target, u64)> {
+        if self.loading_older || self.no_older {
+            return None;
+        }
+        let oldest = self.messages.first()?.seq;
+        if oldest <= 1 {
+            return None;
+        }
+        Some((self.selected.clone()?, oldest))
+    }
+
+    /// Puts older messages (oldest first) in front of the loaded ones. The scroll
+    /// counts lines from the bottom, so the lines on screen stay where they are.
+    /// An empty page means there is nothing older.
+    pub fn prepend_older(&mut self, with: &Target, older: Vec<Message>) {
+        self.loading_older = false;
+        if !self.is_open(with) {
+            return;
+        }
+        let oldest = self.messages.first().map_or(u64::MAX, |m| m.seq);
+        let mut older: Vec<Message> = older.into_iter().filter(|m| m.seq < oldest).collect();
+        older.sort_by_key(|m| m.seq);
+        older.dedup_by_key(|m| m.seq);
+        if older.is_empty() {
+            self.no_older = true;
+        }
+        older.append(&mut self.messages);
+        self.messages = older;
+        self.dirty = true;
+    }
+
+    /// Keeps the scroll within the lines there are (`max`: lines above the view
+    /// when at the top).
+    pub fn clamp_scroll(&mut self, max: usize) {
+        let max = u16::try_from(max).unwrap_or(u16::MAX);
+        if self.scroll > max {
+            self.scroll = max;
+        }
     }
 
     pub fn scroll_up(&mut self, lines: u16) {
@@ -613,6 +778,11 @@ impl App {
                 return Effect::RefreshSocial;
             }
             OpResult::Failed(text) => self.notice = Some(text),
+            OpResult::Older { with, messages } => self.prepend_older(&with, messages),
+            OpResult::OlderFailed(text) => {
+                self.loading_older = false;
+                self.notice = Some(text);
+            }
             OpResult::Friends(friends) => {
                 self.friends = friends;
                 self.decorate();
@@ -1103,6 +1273,79 @@ pub(crate) mod tests {
         assert!(app.input.is_empty());
         app.type_char(' ');
         assert_eq!(app.submit(), None);
+    }
+
+    #[test]
+    fn up_and_down_recall_sent_lines_like_a_shell() {
+        let mut app = app();
+        // Nothing sent yet: Up does nothing, and never scrolls.
+        app.input_up();
+        assert!(app.input.is_empty());
+        assert_eq!(app.scroll, 0);
+        for line in ["one", "two", "two"] {
+            app.paste(line);
+            app.submit();
+        }
+        assert_eq!(app.input_history.entries, vec!["one", "two"]);
+        app.paste("draft");
+        app.input_up();
+        assert_eq!(app.input.text(), "two");
+        app.input_up();
+        assert_eq!(app.input.text(), "one");
+        app.input_up();
+        assert_eq!(app.input.text(), "one");
+        app.input_down();
+        assert_eq!(app.input.text(), "two");
+        app.input_down();
+        assert_eq!(app.input.text(), "draft");
+        assert_eq!(app.input.col, 5);
+        app.input_down();
+        assert_eq!(app.input.text(), "draft");
+        assert_eq!(app.scroll, 0);
+        // In a multi-line input Up/Down move between its lines first.
+        app.input.clear();
+        app.paste("a\nb");
+        app.input_up();
+        assert_eq!((app.input.text().as_str(), app.input.row), ("a\nb", 0));
+        app.input_up();
+        assert_eq!(app.input.text(), "two");
+    }
+
+    #[test]
+    fn older_messages_are_prepended_and_the_view_stays() {
+        let mut app = app();
+        let bob = Target::User("bob".into());
+        let to_me = || Target::User("alice".into());
+        assert_eq!(app.older_wanted(), None);
+        app.set_messages(vec![msg(5, "bob", to_me(), "e", 5), msg(6, "bob", to_me(), "f", 6)]);
+        app.scroll_up(40);
+        assert_eq!(app.older_wanted(), Some((bob.clone(), 5)));
+        app.loading_older = true;
+        assert_eq!(app.older_wanted(), None);
+        // Duplicates and newer ones are dropped; the scroll (from the bottom) stays.
+        app.prepend_older(
+            &bob,
+            vec![
+                msg(3, "bob", to_me(), "c", 3),
+                msg(4, "bob", to_me(), "d", 4),
+                msg(5, "bob", to_me(), "e", 5),
+            ],
+        );
+        assert!(!app.loading_older);
+        assert_eq!(app.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![3, 4, 5, 6]);
+        assert_eq!(app.scroll, 40);
+        assert_eq!(app.older_wanted(), Some((bob.clone(), 3)));
+        // A page for another conversation is ignored.
+        app.prepend_older(&Target::Group(7), vec![msg(1, "x", Target::Group(7), "z", 1)]);
+        assert_eq!(app.messages.len(), 4);
+        // An empty page: nothing older, stop asking.
+        app.prepend_older(&bob, Vec::new());
+        assert_eq!(app.older_wanted(), None);
+        app.clamp_scroll(12);
+        assert_eq!(app.scroll, 12);
+        // Seq 1 is the start of the conversation.
+        app.set_messages(vec![msg(1, "bob", to_me(), "a", 1)]);
+        assert_eq!(app.older_wanted(), None);
     }
 
     #[test]
