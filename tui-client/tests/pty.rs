@@ -1,5 +1,6 @@
 //! The real `chat-tui` in a pseudo-terminal against a real server: it starts
-//! online, shows a message that arrives, sends one typed at its input, and quits
+//! online, shows a message that arrives, sends one typed at its input, queues one
+//! typed while the server is down and sends it once when it is back, and quits
 //! cleanly on Ctrl+C.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
@@ -45,7 +46,7 @@ fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
 
 #[test]
 fn the_tui_shows_receives_sends_and_quits() {
-    let server = TestServer::start();
+    let mut server = TestServer::start();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for (home, name) in [(a.path(), "alice"), (b.path(), "bob")] {
         stdout_of(
@@ -105,6 +106,31 @@ fn the_tui_shows_receives_sends_and_quits() {
         assert!(Instant::now() < deadline, "bob never got it:\n{history}\n{}", screen.contents());
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The server goes away while alice types: the message waits, marked as queued,
+    // and goes out once, with the same client_msg_id, when the server is back.
+    server.stop();
+    screen.wait_for("offline");
+    keys.write_all(b"written while you were away").unwrap();
+    keys.flush().unwrap();
+    screen.wait_for("written while you were away");
+    keys.write_all(b"\r").unwrap();
+    keys.flush().unwrap();
+    screen.wait_for("queued");
+    server.restart();
+    screen.wait_for("online");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let history = stdout_of(tui(b.path(), &server).args(["history", "--with", "alice"]));
+        if history.contains("alice: written while you were away") {
+            assert_eq!(history.matches("written while you were away").count(), 1, "sent once:\n{history}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never sent:\n{history}\n{}", screen.contents());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    screen.wait_for("online");
+    assert!(!screen.contents().contains("queued"), "the queue emptied:\n{}", screen.contents());
+
     // Ctrl+C quits and gives the terminal back.
     keys.write_all(b"\x03").unwrap();
     keys.flush().unwrap();

@@ -11,41 +11,57 @@ use chat_server::{Config, Server};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-/// A server on port 0 over a fresh SQLite file, run on its own runtime thread so the
-/// blocking subprocess calls of the test do not starve it.
+/// A server over a SQLite file of the test's own, run on its own runtime thread so
+/// the blocking subprocess calls of the test do not starve it. It can be stopped and
+/// started again on the same address and data.
 pub struct TestServer {
     pub addr: String,
     shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
+    thread: Option<std::thread::JoinHandle<()>>,
+    dir: tempfile::TempDir,
 }
 
 impl TestServer {
+    /// A server on a free port over a fresh database.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("chat.db").display());
-        let config = Config::try_parse_from([
-            "chat-server",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            &url,
-            "--log",
-            "warn",
-        ])
-        .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async move {
-                let server = Server::bind(config).await.unwrap();
-                tx.send(server.local_addr().to_string()).unwrap();
-                server.serve(token).await;
-            });
-        });
-        Self { addr: rx.recv().unwrap(), shutdown, _dir: dir }
+        let (addr, shutdown, thread) = serve(&dir, "127.0.0.1:0");
+        Self { addr, shutdown, thread: Some(thread), dir }
     }
+
+    /// Stops the server (as on SIGTERM) and waits until it is gone.
+    pub fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+
+    /// Starts it again, on the same address and database.
+    pub fn restart(&mut self) {
+        let (addr, shutdown, thread) = serve(&self.dir, &self.addr);
+        assert_eq!(addr, self.addr);
+        (self.shutdown, self.thread) = (shutdown, Some(thread));
+    }
+}
+
+fn serve(dir: &tempfile::TempDir, listen: &str) -> (String, CancellationToken, std::thread::JoinHandle<()>) {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("chat.db").display());
+    let config =
+        Config::try_parse_from(["chat-server", "--listen", listen, "--database", &url, "--log", "warn"])
+            .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let server = Server::bind(config).await.unwrap();
+            tx.send(server.local_addr().to_string()).unwrap();
+            server.serve(token).await;
+        });
+    });
+    (rx.recv().unwrap(), shutdown, thread)
 }
 
 impl Drop for TestServer {
