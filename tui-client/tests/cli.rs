@@ -113,6 +113,39 @@ fn a_scripted_session() {
     let search = stdout_of(tui(bob, &server).args(["groups", "search", "BOOK"]));
     assert!(search.starts_with(&format!("{g}\tbook club\t2 members")), "{search}");
 
+    // A password change keeps this session (with its new token) and ends the others.
+    let bob_elsewhere = tempfile::tempdir().unwrap();
+    stdout_of(
+        tui(bob_elsewhere.path(), &server)
+            .args(["login", "bob", "--password-stdin"])
+            .write_stdin("hunter2hunter2\n"),
+    );
+    stdout_of(
+        tui(bob, &server)
+            .args(["passwd", "--password-stdin"])
+            .write_stdin("hunter2hunter2\nnew-password-1\n"),
+    );
+    assert!(stdout_of(tui(bob, &server).arg("whoami")).starts_with("bob"));
+    tui(bob_elsewhere.path(), &server).arg("whoami").assert().code(4);
+    tui(bob, &server)
+        .args(["passwd", "--password-stdin"])
+        .write_stdin("wrong-password\nx-password-2\n")
+        .assert()
+        .code(1);
+    // Deleting needs --yes, then the password; the session is gone afterwards.
+    tui(bob, &server)
+        .args(["delete-account", "--password-stdin"])
+        .write_stdin("new-password-1\n")
+        .assert()
+        .code(2);
+    stdout_of(
+        tui(bob, &server)
+            .args(["delete-account", "--yes", "--password-stdin"])
+            .write_stdin("new-password-1\n"),
+    );
+    tui(bob, &server).arg("whoami").assert().code(4);
+    assert_eq!(stdout_of(tui(alice, &server).args(["friends"])), "", "bob's friendships went with him");
+
     // Usage errors are exit code 2; a refusal 1; logging out makes whoami 4 again.
     tui(alice, &server).args(["send", "hello"]).assert().code(2);
     tui(alice, &server).args(["send", "--to", "nobody", "hi"]).assert().code(1);

@@ -2,7 +2,7 @@
 
 use std::io::BufRead;
 
-use chat_proto::request::{Login, Logout, Register};
+use chat_proto::request::{ChangePassword, DeleteAccount, Login, Logout, Register};
 use chat_tui::config::SavedSession;
 use serde_json::json;
 
@@ -17,9 +17,26 @@ pub struct Credentials {
     pub password_stdin: bool,
 }
 
-/// The password, from stdin or a prompt that does not echo.
-fn password(c: &Credentials) -> Result<String, Failure> {
-    if c.password_stdin {
+#[derive(Debug, clap::Args)]
+pub struct PasswordArgs {
+    /// Read the old and the new password from the first two lines of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// Confirm: without it nothing is deleted.
+    #[arg(long)]
+    pub yes: bool,
+    /// Read the password from the first line of standard input instead of a prompt.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// A secret from the next line of stdin, or from a prompt that does not echo.
+fn secret(from_stdin: bool, prompt: &str) -> Result<String, Failure> {
+    if from_stdin {
         let mut line = String::new();
         std::io::stdin()
             .lock()
@@ -27,9 +44,14 @@ fn password(c: &Credentials) -> Result<String, Failure> {
             .map_err(|e| Failure::new(EXIT_LOCAL, format!("cannot read the password: {e}")))?;
         return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
     }
-    rpassword::prompt_password(format!("password for {}: ", c.username)).map_err(|e| {
+    rpassword::prompt_password(prompt).map_err(|e| {
         Failure::new(EXIT_USAGE, format!("cannot prompt for a password ({e}); use --password-stdin"))
     })
+}
+
+/// The password, from stdin or a prompt that does not echo.
+fn password(c: &Credentials) -> Result<String, Failure> {
+    secret(c.password_stdin, &format!("password for {}: ", c.username))
 }
 
 pub async fn register(ctx: &Context, c: Credentials) -> Result<(), Failure> {
@@ -82,5 +104,30 @@ pub async fn whoami(ctx: &Context) -> Result<(), Failure> {
         &json!({"user_id": saved.user_id, "username": saved.username, "server": saved.server}),
         || format!("{} (user {}) at {}", saved.username, saved.user_id, saved.server),
     );
+    Ok(())
+}
+
+pub async fn passwd(ctx: &Context, a: PasswordArgs) -> Result<(), Failure> {
+    let old_password = secret(a.password_stdin, "current password: ")?;
+    let new_password = secret(a.password_stdin, "new password: ")?;
+    let (client, saved) = ctx.logged_in().await?;
+    let reply = client.call(ChangePassword { old_password, new_password }).await?;
+    // The old token was revoked with every other session: keep the new one.
+    ctx.profile.save_session(&SavedSession { token: reply.token, ..saved.clone() })?;
+    ctx.out.print(&json!({"changed": saved.username}), || {
+        format!("password changed for {}; your other sessions are logged out", saved.username)
+    });
+    Ok(())
+}
+
+pub async fn delete_account(ctx: &Context, a: DeleteArgs) -> Result<(), Failure> {
+    if !a.yes {
+        return Err(Failure::new(EXIT_USAGE, "this deletes the account for good; add --yes to confirm"));
+    }
+    let password = secret(a.password_stdin, "password: ")?;
+    let (client, saved) = ctx.logged_in().await?;
+    client.call(DeleteAccount { password }).await?;
+    ctx.profile.forget_session()?;
+    ctx.out.print(&json!({"deleted": saved.username}), || format!("deleted the account {}", saved.username));
     Ok(())
 }

@@ -52,6 +52,10 @@ pub enum Command {
     Logout,
     /// Show who is logged in, and where.
     Whoami,
+    /// Change your password; every other session is logged out.
+    Passwd(account::PasswordArgs),
+    /// Delete your account for good: friendships, memberships and owned groups go too.
+    DeleteAccount(account::DeleteArgs),
     /// Send a message to a friend or a group.
     Send(conversations::SendArgs),
     /// Show a conversation's messages, oldest first.
@@ -199,6 +203,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Login(c) => account::login(&ctx, c).await,
         Command::Logout => account::logout(&ctx).await,
         Command::Whoami => account::whoami(&ctx).await,
+        Command::Passwd(a) => account::passwd(&ctx, a).await,
+        Command::DeleteAccount(a) => account::delete_account(&ctx, a).await,
         Command::Send(a) => conversations::send(&ctx, a).await,
         Command::History(a) => conversations::history(&ctx, a).await,
         Command::Tail => conversations::tail(&ctx).await,
