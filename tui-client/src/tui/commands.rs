@@ -48,6 +48,13 @@ pub enum Command {
         user: String,
     },
     GroupDissolve,
+    GroupSearch {
+        query: String,
+    },
+    /// `None`: the open group conversation.
+    GroupInfo {
+        group_id: Option<u64>,
+    },
     Recall,
     Search {
         text: String,
@@ -74,6 +81,8 @@ pub const COMMAND_HELP: &[(&str, &str)] = &[
     ("/group promote USER", "make USER an admin of the open group"),
     ("/group demote USER", "make USER a member of the open group"),
     ("/group dissolve", "dissolve the open group (owner)"),
+    ("/group search TEXT", "find groups by name, to join"),
+    ("/group info [ID]", "a group's name, owner and size"),
     ("/recall", "recall your last message here"),
     ("/search TEXT", "search the local history"),
     ("/requests", "pending friend and join requests"),
@@ -166,11 +175,20 @@ fn parse_group(rest: &str, args: &[&str]) -> Result<Command, String> {
         "kick" => Command::GroupKick { user: user("/group kick USER")? },
         "promote" => Command::GroupPromote { user: user("/group promote USER")? },
         "demote" => Command::GroupDemote { user: user("/group demote USER")? },
+        "search" => {
+            let query = rest_after(rest, 2);
+            if query.is_empty() {
+                return Err("usage: /group search TEXT".into());
+            }
+            Command::GroupSearch { query: query.to_owned() }
+        }
+        "info" => Command::GroupInfo { group_id: id("/group info [ID]")? },
         "dissolve" if more.is_empty() => Command::GroupDissolve,
         "dissolve" => return Err("usage: /group dissolve".into()),
         _ => {
             return Err(
-                "usage: /group create|join|leave|members|requests|kick|promote|demote|dissolve".into()
+                "usage: /group create|join|leave|members|requests|kick|promote|demote|dissolve|search|info"
+                    .into(),
             );
         }
     })
@@ -235,6 +253,9 @@ mod tests {
         assert_eq!(ok("/group leave"), Command::GroupLeave { group_id: None });
         assert_eq!(ok("/group leave 3"), Command::GroupLeave { group_id: Some(3) });
         assert_eq!(ok("/group members"), Command::GroupMembers { group_id: None });
+        assert_eq!(ok("/group search book  club"), Command::GroupSearch { query: "book  club".into() });
+        assert_eq!(ok("/group info #7"), Command::GroupInfo { group_id: Some(7) });
+        assert_eq!(ok("/group info"), Command::GroupInfo { group_id: None });
         assert_eq!(ok("/group requests 4"), Command::GroupRequests { group_id: Some(4) });
         assert_eq!(ok("/group kick eve"), Command::GroupKick { user: "eve".into() });
         assert_eq!(ok("/group promote eve"), Command::GroupPromote { user: "eve".into() });

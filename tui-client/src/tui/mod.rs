@@ -691,6 +691,36 @@ fn run_command(app: &mut App, ctx: &Ctx, command: Command) {
             c.call(op::GroupJoin { group_id, note: None }).await?;
             done(format!("asked to join #{group_id}"))
         }),
+        Command::GroupSearch { query } => spawn_op(app, ctx, move |c| async move {
+            let groups = c.call(op::GroupSearch { query: query.clone() }).await?.groups;
+            let lines = if groups.is_empty() {
+                vec!["(no group matches)".to_owned()]
+            } else {
+                groups
+                    .iter()
+                    .map(|g| {
+                        format!("#{} {} ({} members) {}", g.group_id, g.name, g.member_count, g.description)
+                    })
+                    .collect()
+            };
+            Ok(OpResult::Info { title: format!("Groups matching \"{query}\" (/group join ID)"), lines })
+        }),
+        Command::GroupInfo { group_id } => {
+            let group_id = match app.resolve_group(group_id) {
+                Ok(id) => id,
+                Err(e) => return app.set_notice(e),
+            };
+            spawn_op(app, ctx, move |c| async move {
+                let g = c.call(op::GroupInfo { group_id }).await?;
+                let lines = vec![
+                    format!("name: {}", g.name),
+                    format!("description: {}", g.description),
+                    format!("owner: {}", g.owner),
+                    format!("members: {}", g.member_count),
+                ];
+                Ok(OpResult::Info { title: format!("Group #{}", g.group_id), lines })
+            })
+        }
         Command::Recall => match app.last_own_message() {
             Some(msg_id) => spawn_op(app, ctx, move |c| async move {
                 c.call(op::Recall { msg_id }).await?;

@@ -126,7 +126,7 @@ fn render_popup(app: &App, popup: &Popup, frame: &mut Frame, area: Rect) {
             lines.extend(COMMAND_HELP.iter().map(|(c, what)| {
                 Line::from(vec![Span::raw(format!("  {c:<26}")), Span::styled(*what, dim)])
             }));
-            (" Help (Esc closes) ".into(), lines, None)
+            (" Help (↑↓ scroll, Esc closes) ".into(), lines, None)
         }
         Popup::Requests { selected } => {
             let lines: Vec<Line> = if app.requests.is_empty() {
@@ -183,11 +183,17 @@ fn render_popup(app: &App, popup: &Popup, frame: &mut Frame, area: Rect) {
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX).min(area.height.saturating_sub(2));
     let rect = centred(area, width, height.max(3));
     frame.render_widget(Clear, rect);
+    let line_count = lines.len();
     let items: Vec<ListItem> = lines.into_iter().map(ListItem::new).collect();
     let list = List::new(items)
         .block(Block::new().borders(Borders::ALL).title(title))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     let mut state = ListState::default().with_selected(selected);
+    if selected.is_none() {
+        // A text pop-up scrolls, but never past its last line.
+        let rows = usize::from(rect.height.saturating_sub(2));
+        *state.offset_mut() = app.popup_scroll.min(line_count.saturating_sub(rows));
+    }
     frame.render_stateful_widget(list, rect, &mut state);
 }
 
@@ -606,6 +612,20 @@ mod tests {
         app.open_popup(Popup::Help);
         let terminal = draw(&app, 100, 40);
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn help_scrolls_to_its_last_line_on_a_small_screen() {
+        let mut app = sample(Status::Online);
+        app.open_popup(Popup::Help);
+        let text = |app: &App| format!("{:?}", draw(app, 80, 24).backend());
+        assert!(!text(&app).contains("//text"), "the help is longer than 24 rows");
+        app.popup_move(500);
+        let scrolled = text(&app);
+        assert!(scrolled.contains("//text") && scrolled.contains("/help"), "{scrolled}");
+        app.close_popup();
+        app.open_popup(Popup::Help);
+        assert!(text(&app).contains("Keys"), "reopened at the top");
     }
 
     #[test]

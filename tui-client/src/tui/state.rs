@@ -156,6 +156,11 @@ pub enum Popup {
 pub enum OpResult {
     /// Done; the text says what happened.
     Notice(String),
+    /// Lines to show in a pop-up.
+    Info {
+        title: String,
+        lines: Vec<String>,
+    },
     /// Done, and friends or groups changed: fetch them again.
     Changed(String),
     Failed(String),
@@ -428,6 +433,8 @@ pub struct App {
     /// Requests waiting for our answer, oldest first.
     pub requests: Vec<PendingRequest>,
     pub popup: Option<Popup>,
+    /// How far a text pop-up (help, info) is scrolled, in lines; render clamps it.
+    pub popup_scroll: usize,
     /// Text highlighted in the message pane (the last search).
     pub highlight: Option<String>,
     pub outbox: Outbox,
@@ -479,6 +486,7 @@ impl App {
             groups: Vec::new(),
             requests: Vec::new(),
             popup: None,
+            popup_scroll: 0,
             highlight: None,
             outbox: Outbox::default(),
             bell_enabled: true,
@@ -817,6 +825,7 @@ impl App {
                     self.popup = Some(Popup::Requests { selected: 0 });
                 }
             }
+            OpResult::Info { title, lines } => self.open_popup(Popup::Info { title, lines }),
             OpResult::Members { group_id, members } => {
                 let lines = members
                     .iter()
@@ -870,11 +879,13 @@ impl App {
 
     pub fn open_popup(&mut self, popup: Popup) {
         self.popup = Some(popup);
+        self.popup_scroll = 0;
         self.dirty = true;
     }
 
     pub fn close_popup(&mut self) {
         self.popup = None;
+        self.popup_scroll = 0;
         self.dirty = true;
     }
 
@@ -885,8 +896,15 @@ impl App {
             Some(Popup::Search { results, .. }) => results.len(),
             _ => 0,
         };
-        if let Some(Popup::Requests { selected } | Popup::Search { selected, .. }) = &mut self.popup {
-            *selected = selected.saturating_add_signed(delta).min(len.saturating_sub(1));
+        match &mut self.popup {
+            Some(Popup::Requests { selected } | Popup::Search { selected, .. }) => {
+                *selected = selected.saturating_add_signed(delta).min(len.saturating_sub(1));
+            }
+            // Text pop-ups scroll instead; longer ones than any screen do not exist.
+            Some(Popup::Help | Popup::Info { .. }) => {
+                self.popup_scroll = self.popup_scroll.saturating_add_signed(delta).min(200);
+            }
+            None => {}
         }
         self.dirty = true;
     }
