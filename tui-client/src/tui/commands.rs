@@ -56,6 +56,15 @@ pub enum Command {
         group_id: Option<u64>,
     },
     Recall,
+    /// Change the password (the input line is masked while typed).
+    Passwd {
+        old: String,
+        new: String,
+    },
+    /// Delete the account (the input line is masked while typed).
+    DeleteAccount {
+        password: String,
+    },
     Search {
         text: String,
     },
@@ -85,11 +94,35 @@ pub const COMMAND_HELP: &[(&str, &str)] = &[
     ("/group info [ID]", "a group's name, owner and size"),
     ("/recall", "recall your last message here"),
     ("/search TEXT", "search the local history"),
+    ("/passwd OLD NEW", "change your password (masked while typed)"),
+    ("/delete-account PASSWORD", "delete your account for good (masked)"),
     ("/requests", "pending friend and join requests"),
     ("/quit", "quit"),
     ("/help", "this help"),
     ("//text", "send text starting with /"),
 ];
+
+/// Commands whose arguments are secrets: masked on screen, never kept in the input
+/// history.
+const SECRET_COMMANDS: &[&str] = &["/passwd", "/delete-account"];
+
+/// Whether `line` carries a secret (see [`SECRET_COMMANDS`]).
+pub fn is_secret(line: &str) -> bool {
+    let first = line.split_whitespace().next().unwrap_or_default().to_lowercase();
+    SECRET_COMMANDS.contains(&first.as_str())
+}
+
+/// `line` as shown while typed: after a secret command's name, every character but
+/// spaces is a `*`.
+pub fn masked(line: &str) -> String {
+    if !is_secret(line) {
+        return line.to_owned();
+    }
+    let start = line.len() - line.trim_start().len();
+    let name_end = line[start..].find(char::is_whitespace).map_or(line.len(), |i| start + i);
+    let tail: String = line[name_end..].chars().map(|c| if c.is_whitespace() { c } else { '*' }).collect();
+    format!("{}{tail}", &line[..name_end])
+}
 
 /// `Ok(None)`: not a command, send the text as a message (a leading `//` sends a
 /// single `/`, see [`unescape`]). `Err`: a command with a usage error.
@@ -124,6 +157,14 @@ pub fn parse(text: &str) -> Result<Option<Command>, String> {
         "block" => Command::Block { user: user("/block USER")? },
         "unblock" => Command::Unblock { user: user("/unblock USER")? },
         "recall" => none(Command::Recall, "/recall")?,
+        "passwd" => match args.as_slice() {
+            [old, new] => Command::Passwd { old: (*old).to_owned(), new: (*new).to_owned() },
+            _ => return Err("usage: /passwd OLD NEW".into()),
+        },
+        "delete-account" => match args.as_slice() {
+            [password] => Command::DeleteAccount { password: (*password).to_owned() },
+            _ => return Err("usage: /delete-account PASSWORD".into()),
+        },
         "quit" | "q" => none(Command::Quit, "/quit")?,
         "help" => Command::Help,
         "requests" => none(Command::Requests, "/requests")?,
@@ -256,6 +297,17 @@ mod tests {
         assert_eq!(ok("/group search book  club"), Command::GroupSearch { query: "book  club".into() });
         assert_eq!(ok("/group info #7"), Command::GroupInfo { group_id: Some(7) });
         assert_eq!(ok("/group info"), Command::GroupInfo { group_id: None });
+        assert_eq!(
+            ok("/passwd old-pw new-pw"),
+            Command::Passwd { old: "old-pw".into(), new: "new-pw".into() }
+        );
+        assert_eq!(ok("/delete-account pw"), Command::DeleteAccount { password: "pw".into() });
+        assert!(parse("/passwd onlyone").is_err());
+        assert_eq!(masked("/passwd hunter2 x y"), "/passwd ******* * *");
+        assert_eq!(masked("/PASSWD abc"), "/PASSWD ***");
+        assert_eq!(masked("/delete-account secret"), "/delete-account ******");
+        assert_eq!(masked("hello /passwd x"), "hello /passwd x");
+        assert!(is_secret(" /passwd a b") && !is_secret("/password a"));
         assert_eq!(ok("/group requests 4"), Command::GroupRequests { group_id: Some(4) });
         assert_eq!(ok("/group kick eve"), Command::GroupKick { user: "eve".into() });
         assert_eq!(ok("/group promote eve"), Command::GroupPromote { user: "eve".into() });

@@ -144,6 +144,7 @@ enum Sent {
 
 /// What the key handlers need to start work.
 struct Ctx<'a> {
+    profile: &'a Profile,
     handle: &'a SessionHandle,
     saved: &'a SavedSession,
     sent: mpsc::UnboundedSender<Sent>,
@@ -184,7 +185,7 @@ pub async fn run(profile: &Profile, server: String, saved: SavedSession) -> Resu
     reload_messages(&handle, &mut app);
 
     let (guard, mut terminal) = setup_terminal()?;
-    let result = event_loop(&mut terminal, &handle, updates, &mut app, &saved).await;
+    let result = event_loop(&mut terminal, profile, &handle, updates, &mut app, &saved).await;
     handle.stop();
     drop(guard);
     tracing::info!(?result, "TUI stopped");
@@ -193,6 +194,7 @@ pub async fn run(profile: &Profile, server: String, saved: SavedSession) -> Resu
 
 async fn event_loop(
     terminal: &mut Term,
+    profile: &Profile,
     handle: &SessionHandle,
     mut updates: mpsc::Receiver<Update>,
     app: &mut App,
@@ -202,7 +204,7 @@ async fn event_loop(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<Sent>();
     let (ops_tx, mut ops_rx) = mpsc::unbounded_channel::<OpResult>();
-    let ctx = Ctx { handle, saved, sent: sent_tx, ops: ops_tx };
+    let ctx = Ctx { profile, handle, saved, sent: sent_tx, ops: ops_tx };
     let mut session_alive = true;
     loop {
         if app.bell {
@@ -625,6 +627,23 @@ fn run_command(app: &mut App, ctx: &Ctx, command: Command) {
     let changed = |text: String| Ok::<_, ClientError>(OpResult::Changed(text));
     match command {
         Command::Quit => app.quit = true,
+        Command::Passwd { old, new } => {
+            let (profile, saved) = (ctx.profile.clone(), ctx.saved.clone());
+            spawn_op(app, ctx, move |c| async move {
+                let reply = c.call(op::ChangePassword { old_password: old, new_password: new }).await?;
+                // Every older token is revoked: keep the new one for the next start.
+                let _ = profile.save_session(&SavedSession { token: reply.token, ..saved });
+                done("password changed; your other sessions are logged out".into())
+            })
+        }
+        Command::DeleteAccount { password } => {
+            let profile = ctx.profile.clone();
+            spawn_op(app, ctx, move |c| async move {
+                c.call(op::DeleteAccount { password }).await?;
+                let _ = profile.forget_session();
+                Ok(OpResult::AccountDeleted)
+            })
+        }
         Command::Help => app.open_popup(Popup::Help),
         Command::Requests => app.open_popup(Popup::Requests { selected: 0 }),
         Command::Search { text } => {

@@ -421,8 +421,14 @@ fn render_input(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     let height = usize::from(inner.height.max(1));
     let first = (app.input.row + 1).saturating_sub(height);
-    let lines: Vec<Line> =
-        app.input.lines.iter().skip(first).take(height).map(|l| Line::raw(l.as_str())).collect();
+    let lines: Vec<Line> = app
+        .input
+        .lines
+        .iter()
+        .skip(first)
+        .take(height)
+        .map(|l| Line::raw(super::commands::masked(l)))
+        .collect();
     // Keep the cursor in view on long lines.
     let before: String = app
         .input

@@ -156,6 +156,8 @@ pub enum Popup {
 pub enum OpResult {
     /// Done; the text says what happened.
     Notice(String),
+    /// The account is gone: the interface closes.
+    AccountDeleted,
     /// Lines to show in a pop-up.
     Info {
         title: String,
@@ -609,7 +611,10 @@ impl App {
         }
         let text = self.input.text();
         self.input.clear();
-        self.input_history.push(text.clone());
+        // A password typed in a command is never kept.
+        if !super::commands::is_secret(&text) {
+            self.input_history.push(text.clone());
+        }
         self.scroll = 0;
         self.dirty = true;
         Some(text)
@@ -826,6 +831,7 @@ impl App {
                 }
             }
             OpResult::Info { title, lines } => self.open_popup(Popup::Info { title, lines }),
+            OpResult::AccountDeleted => self.quit = true,
             OpResult::Members { group_id, members } => {
                 let lines = members
                     .iter()
@@ -1291,6 +1297,16 @@ pub(crate) mod tests {
         assert!(app.input.is_empty());
         app.type_char(' ');
         assert_eq!(app.submit(), None);
+    }
+
+    #[test]
+    fn passwords_typed_in_commands_are_never_kept() {
+        let mut app = app();
+        app.paste("/passwd old-secret new-secret");
+        assert_eq!(app.submit().as_deref(), Some("/passwd old-secret new-secret"));
+        app.paste("hello");
+        app.submit();
+        assert_eq!(app.input_history.entries, vec!["hello"]);
     }
 
     #[test]
