@@ -61,6 +61,8 @@ pub enum Command {
         old: String,
         new: String,
     },
+    /// Log out: revoke this session's token and close.
+    Logout,
     /// Delete the account (the input line is masked while typed).
     DeleteAccount {
         password: String,
@@ -97,6 +99,7 @@ pub const COMMAND_HELP: &[(&str, &str)] = &[
     ("/passwd OLD NEW", "change your password (masked while typed)"),
     ("/delete-account PASSWORD", "delete your account for good (masked)"),
     ("/requests", "pending friend and join requests"),
+    ("/logout", "log out (the next start asks you to log in)"),
     ("/quit", "quit"),
     ("/help", "this help"),
     ("//text", "send text starting with /"),
@@ -166,6 +169,7 @@ pub fn parse(text: &str) -> Result<Option<Command>, String> {
             _ => return Err("usage: /delete-account PASSWORD".into()),
         },
         "quit" | "q" => none(Command::Quit, "/quit")?,
+        "logout" => none(Command::Logout, "/logout")?,
         "help" => Command::Help,
         "requests" => none(Command::Requests, "/requests")?,
         "search" => {
@@ -303,6 +307,7 @@ mod tests {
         );
         assert_eq!(ok("/delete-account pw"), Command::DeleteAccount { password: "pw".into() });
         assert!(parse("/passwd onlyone").is_err());
+        assert_eq!(ok("/logout"), Command::Logout);
         assert_eq!(masked("/passwd hunter2 x y"), "/passwd ******* * *");
         assert_eq!(masked("/PASSWD abc"), "/PASSWD ***");
         assert_eq!(masked("/delete-account secret"), "/delete-account ******");

@@ -641,7 +641,15 @@ fn run_command(app: &mut App, ctx: &Ctx, command: Command) {
             spawn_op(app, ctx, move |c| async move {
                 c.call(op::DeleteAccount { password }).await?;
                 let _ = profile.forget_session();
-                Ok(OpResult::AccountDeleted)
+                Ok(OpResult::SessionEnded)
+            })
+        }
+        Command::Logout => {
+            let profile = ctx.profile.clone();
+            spawn_op(app, ctx, move |c| async move {
+                c.call(op::Logout {}).await?;
+                let _ = profile.forget_session();
+                Ok(OpResult::SessionEnded)
             })
         }
         Command::Help => app.open_popup(Popup::Help),

@@ -156,8 +156,8 @@ pub enum Popup {
 pub enum OpResult {
     /// Done; the text says what happened.
     Notice(String),
-    /// The account is gone: the interface closes.
-    AccountDeleted,
+    /// The account is gone, or logged out: the interface closes.
+    SessionEnded,
     /// Lines to show in a pop-up.
     Info {
         title: String,
@@ -831,7 +831,7 @@ impl App {
                 }
             }
             OpResult::Info { title, lines } => self.open_popup(Popup::Info { title, lines }),
-            OpResult::AccountDeleted => self.quit = true,
+            OpResult::SessionEnded => self.quit = true,
             OpResult::Members { group_id, members } => {
                 let lines = members
                     .iter()
