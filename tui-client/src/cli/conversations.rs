@@ -4,7 +4,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use chat_proto::model::Target;
-use chat_proto::request::{Conversations, History as HistoryOp, Send};
+use chat_proto::request::{Conversations, History as HistoryOp, Read as ReadOp, Recall, Send};
 use chat_tui::history::History;
 use chat_tui::session::{self, SessionConfig, Status, Update};
 use serde_json::json;
@@ -52,6 +52,15 @@ pub struct HistoryArgs {
     /// Read the local history only, without asking the server.
     #[arg(long)]
     pub local: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub with: With,
+    /// The last seq read (default: the conversation's last).
+    #[arg(long)]
+    pub seq: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +123,23 @@ pub async fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
     for m in &messages {
         ctx.out.print(m, || message(m));
     }
+    Ok(())
+}
+
+pub async fn read(ctx: &Context, a: ReadArgs) -> Result<(), Failure> {
+    let with = a.with.target()?;
+    let (client, _) = ctx.logged_in().await?;
+    // Without a seq, everything so far: the server caps the marker at the last entry.
+    let seq = a.seq.unwrap_or(chat_proto::MAX_ID);
+    client.call(ReadOp { with: with.clone(), seq }).await?;
+    ctx.out.print(&json!({"read": target(&with)}), || format!("marked {} read", target(&with)));
+    Ok(())
+}
+
+pub async fn recall(ctx: &Context, msg_id: u64) -> Result<(), Failure> {
+    let (client, _) = ctx.logged_in().await?;
+    let reply = client.call(Recall { msg_id }).await?;
+    ctx.out.print(&reply, || format!("recalled message {msg_id} (seq {})", reply.seq));
     Ok(())
 }
 

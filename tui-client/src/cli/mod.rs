@@ -62,6 +62,13 @@ pub enum Command {
     History(conversations::HistoryArgs),
     /// Print incoming events until interrupted, reconnecting as needed.
     Tail,
+    /// Mark a conversation read, up to SEQ (default: all of it).
+    Read(conversations::ReadArgs),
+    /// Withdraw a message you sent (within the server's recall window).
+    Recall {
+        /// The message's msg_id (`send` prints it).
+        msg_id: u64,
+    },
     /// List conversations with unread counts, newest first.
     Conversations(conversations::ListArgs),
     /// Friends: list (default), add, accept, reject, remove, block, unblock, requests.
@@ -208,6 +215,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Send(a) => conversations::send(&ctx, a).await,
         Command::History(a) => conversations::history(&ctx, a).await,
         Command::Tail => conversations::tail(&ctx).await,
+        Command::Read(a) => conversations::read(&ctx, a).await,
+        Command::Recall { msg_id } => conversations::recall(&ctx, msg_id).await,
         Command::Conversations(a) => conversations::list(&ctx, a).await,
         Command::Friends { action } => {
             social::friends(&ctx, action.unwrap_or(social::FriendsAction::List)).await
