@@ -170,6 +170,9 @@ pub async fn run(profile: &Profile, server: String, saved: SavedSession) -> Resu
     tracing::info!(server = %server, user = %saved.username, "starting the TUI");
     let (handle, updates) = session::spawn(config, history);
     let mut app = App::new(saved.username.clone(), server, no_color());
+    // Times are shown in the machine's time zone (its offset now; a change of
+    // daylight saving time during a session shifts them by an hour until restart).
+    app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
     match profile.load_config() {
         Ok(config) => {
             app.bell_enabled = config.bell.unwrap_or(true);
