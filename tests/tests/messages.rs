@@ -164,15 +164,28 @@ async fn refusals_and_limits(b: Backend) {
         alice.client.call(Sync { with: to_user("bob"), after: 0, limit: None }).await.unwrap().last_seq,
         1
     );
-    // The rate: a burst of 4 (one already spent above), then refusals.
+    // The rate: a burst of 4 (two already spent above: the stored send and the one
+    // refused by the block), then one more per second. Ten quick sends see at least
+    // three refusals even on a machine slow enough to refill a few tokens meanwhile.
     let mut refused = 0;
-    for i in 0..6 {
+    for i in 0..10 {
         if let Err(e) = alice.client.call(text(Target::Group(g), &format!("n{i}"))).await {
             assert_eq!(e.code(), Some(ErrorCode::RateLimited));
             refused += 1;
         }
     }
     assert!(refused >= 3, "{refused}");
+    assert_eq!(
+        alice
+            .client
+            .call(Sync { with: Target::Group(g), after: 0, limit: None })
+            .await
+            .unwrap()
+            .messages
+            .len(),
+        10 - refused,
+        "refused sends store nothing"
+    );
     server.finish().await;
 }
 
