@@ -126,6 +126,16 @@ fn bad_settings_are_refused_with_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unsupported database URL"), "{err}");
 
+    // A body limit whose frames could not fit max_frame is refused before anything starts.
+    let out = support::command()
+        .args(["--max-body", "1000000", "--listen", "127.0.0.1:0"])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--max-body 1000000 needs --max-frame"), "{err}");
+
     let out = Command::new(env!("CARGO_BIN_EXE_chat-server")).args(["--max-frame", "10"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-frame"));
