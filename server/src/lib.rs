@@ -11,6 +11,7 @@ pub mod conn;
 mod dispatch;
 pub mod frames;
 pub mod hub;
+pub mod log_limit;
 pub mod rate;
 pub mod server;
 pub mod service;

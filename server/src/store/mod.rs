@@ -41,6 +41,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored value out of range: {0}")]
     Corrupt(String),
+    /// A value the request gave cannot be a key of any row (too large for the
+    /// column): the asker's mistake, not the database's.
+    #[error("value out of range: {0}")]
+    OutOfRange(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

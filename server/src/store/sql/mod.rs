@@ -149,7 +149,7 @@ fn id(v: i64) -> StoreResult<u64> {
 }
 
 fn db_id(v: u64) -> StoreResult<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v} out of range")))
+    i64::try_from(v).map_err(|_| StoreError::OutOfRange(format!("id {v}")))
 }
 
 /// Reads an id column.
