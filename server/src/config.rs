@@ -97,11 +97,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub max_connections: usize,
 
-    /// Frames queued for one connection before it counts as too slow and is closed
-    /// (it catches up with `sync` when it reconnects).
-    #[arg(long, env = "CHAT_OUTBOX", default_value_t = 1024,
-          value_parser = clap::value_parser!(u32).range(16..=1_000_000).map(|v| v as usize))]
-    pub outbox: usize,
+    /// Bytes of replies and events queued for one connection. While its replies
+    /// hold more, the server stops reading its requests until it reads; events
+    /// beyond twice this close it as too slow (it catches up with `sync` when it
+    /// reconnects). At least --max-frame.
+    #[arg(long, env = "CHAT_OUTBOX_BYTES", default_value_t = 4 << 20,
+          value_parser = clap::value_parser!(u32).range(4096..).map(|v| v as usize))]
+    pub outbox_bytes: usize,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `chat_server=debug`).
     #[arg(long = "log", env = "CHAT_LOG", default_value = "info")]
@@ -182,6 +184,29 @@ pub struct Config {
     /// Seconds to wait for connections to close on shutdown before giving up on them.
     #[arg(long, env = "CHAT_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
+
+    // --- connections that have not logged in ---
+    /// Largest frame payload accepted before login, in bytes (login and register
+    /// need far less); never more than --max-frame.
+    #[arg(long, env = "CHAT_MAX_FRAME_UNAUTHENTICATED", default_value_t = 16_384,
+          value_parser = clap::value_parser!(u32).range(1024..=67_108_864).map(|v| v as usize))]
+    pub max_frame_unauthenticated: usize,
+
+    /// Seconds a connection may stay without logging in (from connecting, or from
+    /// `logout`) before it is closed; `ping` does not extend it.
+    #[arg(long, env = "CHAT_AUTH_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub auth_timeout: u64,
+
+    /// Most connections open from one address (an IPv6 address counts by its /64).
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDR", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_connections_per_addr: usize,
+
+    /// Most connections not yet logged in, from all addresses together.
+    #[arg(long, env = "CHAT_MAX_UNAUTHENTICATED", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_unauthenticated: usize,
 }
 
 impl Config {
@@ -204,7 +229,22 @@ impl Config {
                 self.max_body
             ));
         }
+        if self.outbox_bytes < self.max_frame {
+            return Err(format!(
+                "--outbox-bytes {} must hold at least one frame of --max-frame {}",
+                self.outbox_bytes, self.max_frame
+            ));
+        }
         Ok(())
+    }
+
+    /// The frame limit before login: never above the one after.
+    pub fn max_frame_before_login(&self) -> usize {
+        self.max_frame_unauthenticated.min(self.max_frame)
+    }
+
+    pub fn auth_timeout(&self) -> Duration {
+        Duration::from_secs(self.auth_timeout)
     }
 
     pub fn session_ttl_ms(&self) -> i64 {

@@ -12,20 +12,25 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
+use crate::admission::Ticket;
 use crate::frames;
 use crate::hub::{ConnHandle, closing_frame};
+use crate::outbox::{OutboxReceiver, outbox};
 use crate::service::{OpError, presence};
 use crate::state::AppState;
 
 /// A write that makes no progress for this long means the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most frames the writer gathers into one socket write.
-const WRITE_BATCH: usize = 64;
+/// Bytes of small frames the writer gathers into one socket write; a larger frame
+/// is written as it is, never copied.
+const WRITE_BATCH: usize = 64 * 1024;
+/// Most frames written before they are counted out of the outbox.
+const GATHER: usize = 256;
 /// Read buffer to start with; it grows to the largest frame seen.
 const READ_BUFFER: usize = 256;
 
@@ -47,6 +52,8 @@ pub struct Connection {
     pub session: Option<Session>,
     /// Set by an op that ends the connection once its reply is out.
     pub close_after_reply: Option<CloseReason>,
+    /// Its place under the per-address and not-logged-in caps.
+    pub ticket: Ticket,
 }
 
 /// Why a connection ended.
@@ -56,6 +63,8 @@ enum End {
     ReadError,
     FrameTooLarge,
     IdleTimeout,
+    /// Not logged in by the deadline.
+    AuthTimeout,
     Shutdown,
     /// Closed from outside (revoked, deleted, too slow); the closer told the peer.
     ClosedByServer,
@@ -65,18 +74,25 @@ enum End {
 }
 
 /// Runs a connection to its end.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<AppState>, shutdown: CancellationToken) {
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+    ticket: Ticket,
+) {
     let conn_id = state.next_conn_id();
     info!(conn = conn_id, %peer, "connection opened");
     // Replies are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::channel(state.config.outbox);
+    let (tx, rx) = outbox(state.config.outbox_bytes);
     let close = shutdown.child_token();
     let handle = ConnHandle::new(conn_id, tx, close.clone());
     let writer = tokio::spawn(write_loop(wr, rx, close));
 
-    let mut conn = Connection { id: conn_id, peer, state, handle, session: None, close_after_reply: None };
+    let mut conn =
+        Connection { id: conn_id, peer, state, handle, session: None, close_after_reply: None, ticket };
     let end = conn.read_loop(rd, &shutdown).await;
     conn.finish(end).await;
     drop(conn);
@@ -88,18 +104,26 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<AppState>, sh
 
 impl Connection {
     async fn read_loop(&mut self, rd: OwnedReadHalf, shutdown: &CancellationToken) -> End {
-        let codec = FrameCodec::new(self.state.config.max_frame);
+        let config = &self.state.config;
+        let codec = FrameCodec::new(config.max_frame_before_login());
         let mut frames = FramedRead::with_capacity(rd, codec, READ_BUFFER);
-        let idle = self.state.config.idle_timeout();
+        let idle = config.idle_timeout();
+        // Until it logs in, a connection lives only so long, whatever it sends.
+        let mut login_by = Some(Instant::now() + config.auth_timeout());
         loop {
+            let wait = match login_by {
+                Some(deadline) => idle.min(deadline.saturating_duration_since(Instant::now())),
+                None => idle,
+            };
             let next = tokio::select! {
                 biased;
                 _ = self.handle.close_token().cancelled() => {
                     return if shutdown.is_cancelled() { End::Shutdown } else { End::ClosedByServer };
                 }
-                next = tokio::time::timeout(idle, frames.next()) => next,
+                next = tokio::time::timeout(wait, frames.next()) => next,
             };
             let payload = match next {
+                Err(_) if login_by.is_some_and(|d| d <= Instant::now()) => return End::AuthTimeout,
                 Err(_) => return End::IdleTimeout,
                 Ok(None) => return End::PeerClosed,
                 Ok(Some(Ok(payload))) => payload,
@@ -117,10 +141,24 @@ impl Connection {
                     return End::ReadError;
                 }
             };
+            let was_logged_in = self.session.is_some();
             // Boxed: the op futures are large, and an idle connection should not carry
             // their space.
             let reply = Box::pin(self.handle_payload(&payload)).await;
             drop(payload);
+            if self.session.is_some() != was_logged_in {
+                let config = &self.state.config;
+                if self.session.is_some() {
+                    self.ticket.authenticated();
+                    login_by = None;
+                    frames.decoder_mut().set_max_frame(config.max_frame);
+                } else {
+                    login_by = Some(Instant::now() + config.auth_timeout());
+                    frames.decoder_mut().set_max_frame(config.max_frame_before_login());
+                }
+            }
+            // Waits while this connection's queue is over its bound: a client that
+            // does not read its replies is not read either.
             if !self.handle.send(reply).await {
                 return End::WriterGone;
             }
@@ -137,11 +175,12 @@ impl Connection {
         let reason = match end {
             End::Shutdown => Some(CloseReason::Shutdown),
             End::IdleTimeout => Some(CloseReason::IdleTimeout),
+            End::AuthTimeout => Some(CloseReason::AuthTimeout),
             End::Closed(reason) => Some(reason),
             _ => None,
         };
         if let Some(frame) = reason.and_then(|r| closing_frame(r).ok()) {
-            self.handle.push(frame);
+            self.handle.push_last(frame);
         }
     }
 
@@ -172,30 +211,71 @@ impl Connection {
     }
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>, close: CancellationToken) {
-    let mut wr = wr;
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: OutboxReceiver, close: CancellationToken) {
+    let mut batch = BytesMut::new();
     while let Some(first) = rx.recv().await {
-        let result = match rx.try_recv() {
+        let written = match rx.try_recv() {
             // The common case: one frame, written as is.
-            Err(_) => tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&first)).await,
-            Ok(second) => {
-                let mut batch = BytesMut::with_capacity(first.len() + second.len());
-                batch.extend_from_slice(&first);
-                batch.extend_from_slice(&second);
-                for _ in 2..WRITE_BATCH {
-                    match rx.try_recv() {
-                        Ok(more) => batch.extend_from_slice(&more),
-                        Err(_) => break,
-                    }
-                }
-                tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&batch)).await
-            }
+            None => write(&mut wr, &first).await.then(|| vec![first]),
+            Some(second) => write_gathered(&mut wr, &mut rx, &mut batch, [first, second]).await,
         };
-        if !matches!(result, Ok(Ok(()))) {
+        let Some(written) = written else {
             // The peer is gone or stopped reading; the reader ends too.
+            rx.close();
             close.cancel();
             return;
-        }
+        };
+        rx.written(&written);
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.shutdown()).await;
+}
+
+/// Writes `first` and whatever else is queued (up to [`GATHER`] frames), small
+/// frames gathered into writes of about [`WRITE_BATCH`] bytes, large ones as they
+/// are. Returns the frames written, or `None` when the peer did not take them.
+async fn write_gathered(
+    wr: &mut OwnedWriteHalf,
+    rx: &mut OutboxReceiver,
+    batch: &mut BytesMut,
+    first: [Bytes; 2],
+) -> Option<Vec<Bytes>> {
+    let mut frames = Vec::from(first);
+    let mut next = 0;
+    batch.clear();
+    loop {
+        if next == frames.len() {
+            let more = if frames.len() < GATHER { rx.try_recv() } else { None };
+            match more {
+                Some(frame) => frames.push(frame),
+                None => break,
+            }
+        }
+        let frame = &frames[next];
+        next += 1;
+        if frame.len() >= WRITE_BATCH {
+            if !batch.is_empty() && !write(wr, batch).await {
+                return None;
+            }
+            batch.clear();
+            if !write(wr, frame).await {
+                return None;
+            }
+        } else {
+            batch.extend_from_slice(frame);
+            if batch.len() >= WRITE_BATCH {
+                if !write(wr, batch).await {
+                    return None;
+                }
+                batch.clear();
+            }
+        }
+    }
+    if !batch.is_empty() && !write(wr, batch).await {
+        return None;
+    }
+    Some(frames)
+}
+
+async fn write(wr: &mut OwnedWriteHalf, bytes: &[u8]) -> bool {
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(bytes)).await, Ok(Ok(())))
 }

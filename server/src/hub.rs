@@ -6,19 +6,20 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chat_proto::event::{CloseReason, Closing, Event};
-use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
+
+use crate::outbox::{OutboxSender, PushError};
 
 /// One connection's outbox and its close switch.
 #[derive(Debug, Clone)]
 pub struct ConnHandle {
     pub conn_id: u64,
-    outbox: mpsc::Sender<Bytes>,
+    outbox: OutboxSender,
     close: CancellationToken,
 }
 
 impl ConnHandle {
-    pub fn new(conn_id: u64, outbox: mpsc::Sender<Bytes>, close: CancellationToken) -> Self {
+    pub fn new(conn_id: u64, outbox: OutboxSender, close: CancellationToken) -> Self {
         Self { conn_id, outbox, close }
     }
 
@@ -26,29 +27,34 @@ impl ConnHandle {
     /// up: it is closed (it catches up with `sync` on reconnect) so that it never
     /// holds anyone else back. Returns whether the frame was queued.
     pub fn push(&self, frame: Bytes) -> bool {
-        match self.outbox.try_send(frame) {
+        match self.outbox.try_push(frame) {
             Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
+            Err(PushError::Full) => {
                 tracing::warn!(conn = self.conn_id, "outbox full; closing slow connection");
                 self.close.cancel();
                 false
             }
-            Err(TrySendError::Closed(_)) => false,
+            Err(PushError::Closed) => false,
         }
     }
 
     /// Queues a frame, waiting for room: for replies, whose sender is this
     /// connection's own reader. Returns false once the writer is gone.
     pub async fn send(&self, frame: Bytes) -> bool {
-        self.outbox.send(frame).await.is_ok()
+        self.outbox.send(frame).await
     }
 
     /// Tells the peer why, then closes the connection.
     pub fn close_with(&self, reason: CloseReason) {
         if let Ok(frame) = closing_frame(reason) {
-            let _ = self.outbox.try_send(frame);
+            self.outbox.push_last(frame);
         }
         self.close.cancel();
+    }
+
+    /// Queues the last frame the peer gets, whatever the outbox holds.
+    pub fn push_last(&self, frame: Bytes) {
+        self.outbox.push_last(frame);
     }
 
     pub fn close_token(&self) -> &CancellationToken {
@@ -142,9 +148,12 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbox::{OutboxReceiver, outbox};
 
-    fn handle(id: u64, cap: usize) -> (ConnHandle, mpsc::Receiver<Bytes>) {
-        let (tx, rx) = mpsc::channel(cap);
+    /// A handle whose outbox holds `cap` of the tests' 6-byte frames (70 bytes
+    /// counted each) before it counts as full: events may fill twice the limit.
+    fn handle(id: u64, cap: usize) -> (ConnHandle, OutboxReceiver) {
+        let (tx, rx) = outbox(cap * 70 / 2);
         (ConnHandle::new(id, tx, CancellationToken::new()), rx)
     }
 

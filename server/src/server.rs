@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use crate::admission::Admission;
 use crate::config::{Config, DatabaseUrl};
+use crate::log_limit::LogLimit;
 use crate::state::{AppState, now_ms};
 use crate::store::{self, Store, StoreError};
 use crate::{conn, frames};
@@ -22,6 +24,9 @@ const ACCEPT_BACKLOG: u32 = 8192;
 /// How long the accept loop waits for the client it takes in only to refuse, and
 /// backs off when no descriptor came free.
 const REFUSE_WAIT: Duration = Duration::from_millis(50);
+/// Refused connections are logged a few times a second at most: a flood of them is
+/// one line with a count, not a full disk.
+static REFUSALS: LogLimit = LogLimit::new(5, Duration::from_secs(1));
 /// How often expired sessions are swept from the database.
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
@@ -80,6 +85,8 @@ impl Server {
         info!(addr = %listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()), "listening");
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(state.config.max_connections));
+        let admission =
+            Admission::new(state.config.max_connections_per_addr, state.config.max_unauthenticated);
         // One descriptor held back, so that when the process runs out of them the
         // server can still accept a pending client to tell it so, instead of leaving
         // it hanging in the backlog.
@@ -93,15 +100,25 @@ impl Server {
             };
             match accepted {
                 Ok((stream, peer)) => match permits.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let (state, shutdown) = (state.clone(), shutdown.clone());
-                        tracker.spawn(async move {
-                            conn::serve(stream, peer, state, shutdown).await;
-                            drop(permit);
-                        });
-                    }
+                    Ok(permit) => match admission.admit(peer.ip()) {
+                        Ok(ticket) => {
+                            let (state, shutdown) = (state.clone(), shutdown.clone());
+                            tracker.spawn(async move {
+                                conn::serve(stream, peer, state, shutdown, ticket).await;
+                                drop(permit);
+                            });
+                        }
+                        Err(refused) => {
+                            if let Some(dropped) = REFUSALS.admit() {
+                                warn!(%peer, ?refused, dropped, "connection refused");
+                            }
+                            tracker.spawn(refuse(stream, refused.message()));
+                        }
+                    },
                     Err(_) => {
-                        warn!(%peer, limit = state.config.max_connections, "connection limit reached; refusing");
+                        if let Some(dropped) = REFUSALS.admit() {
+                            warn!(%peer, limit = state.config.max_connections, dropped, "connection limit reached; refusing");
+                        }
                         tracker
                             .spawn(refuse(stream, "the server is at its connection limit; try again later"));
                     }
