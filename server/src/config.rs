@@ -63,6 +63,16 @@ impl std::fmt::Display for DatabaseUrl {
     }
 }
 
+/// A session lifetime in days: more than 0, at most 3650.
+fn parse_ttl_days(s: &str) -> Result<f64, String> {
+    let days: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of days"))?;
+    if days > 0.0 && days <= 3650.0 {
+        Ok(days)
+    } else {
+        Err("must be more than 0 and at most 3650 days".into())
+    }
+}
+
 /// chat-server: a self-hosted instant-messaging server.
 ///
 /// Every flag can also be set with the environment variable shown beside it.
@@ -113,10 +123,10 @@ pub struct Config {
     #[arg(long, env = "CHAT_NODE_ID", default_value = "node-1")]
     pub node_id: String,
 
-    /// Days a session token stays valid after its last use.
-    #[arg(long, env = "CHAT_SESSION_TTL_DAYS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3650))]
-    pub session_ttl_days: u64,
+    /// Days a session token stays valid after its last login or resume (fractions
+    /// allowed). A connection still open when its session ends is closed.
+    #[arg(long, env = "CHAT_SESSION_TTL_DAYS", default_value_t = 30.0, value_parser = parse_ttl_days)]
+    pub session_ttl_days: f64,
 
     /// Failed logins for one username within the throttle window before further
     /// attempts are refused with `rate_limited`.
@@ -248,6 +258,7 @@ impl Config {
     }
 
     pub fn session_ttl_ms(&self) -> i64 {
-        i64::try_from(self.session_ttl_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX)
+        // Bounded by the parser to at most 3650 days: far inside i64.
+        (self.session_ttl_days * 86_400_000.0) as i64
     }
 }

@@ -22,7 +22,7 @@ use crate::frames;
 use crate::hub::{ConnHandle, closing_frame};
 use crate::outbox::{OutboxReceiver, outbox};
 use crate::service::{OpError, presence};
-use crate::state::AppState;
+use crate::state::{AppState, now_ms};
 
 /// A write that makes no progress for this long means the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,6 +40,15 @@ pub struct Session {
     pub user_id: u64,
     pub username: String,
     pub session_id: u64,
+    /// When the session ends (ms since the epoch): the connection is closed then.
+    pub expires_at: i64,
+}
+
+impl Session {
+    /// How long until the session ends, from `now_ms`.
+    fn remaining(&self, now_ms: i64) -> Duration {
+        Duration::from_millis(u64::try_from(self.expires_at.saturating_sub(now_ms)).unwrap_or(0))
+    }
 }
 
 /// Per-connection state, owned by the reader task.
@@ -111,9 +120,10 @@ impl Connection {
         // Until it logs in, a connection lives only so long, whatever it sends.
         let mut login_by = Some(Instant::now() + config.auth_timeout());
         loop {
-            let wait = match login_by {
-                Some(deadline) => idle.min(deadline.saturating_duration_since(Instant::now())),
-                None => idle,
+            let wait = match (&self.session, login_by) {
+                (Some(s), _) => idle.min(s.remaining(now_ms())),
+                (None, Some(deadline)) => idle.min(deadline.saturating_duration_since(Instant::now())),
+                (None, None) => idle,
             };
             let next = tokio::select! {
                 biased;
@@ -124,6 +134,9 @@ impl Connection {
             };
             let payload = match next {
                 Err(_) if login_by.is_some_and(|d| d <= Instant::now()) => return End::AuthTimeout,
+                Err(_) if self.session.as_ref().is_some_and(|s| s.remaining(now_ms()).is_zero()) => {
+                    return End::Closed(CloseReason::SessionExpired);
+                }
                 Err(_) => return End::IdleTimeout,
                 Ok(None) => return End::PeerClosed,
                 Ok(Some(Ok(payload))) => payload,
@@ -188,7 +201,7 @@ impl Connection {
     /// The user's first connection tells its friends it is online.
     pub async fn enter_hub(&mut self, session: Session) {
         self.leave_hub().await;
-        let first = self.state.hub.attach(session.user_id, self.handle.clone());
+        let first = self.state.hub.attach(session.user_id, session.session_id, self.handle.clone());
         if first {
             presence::announce(&self.state, session.user_id, &session.username, true).await;
         }

@@ -46,7 +46,7 @@ async fn accounts_and_sessions_story(b: Backend) {
     let s3 = store.create_session(session(bob, "cc", now)).await.unwrap();
     assert!(s1 != s2 && s2 != s3);
     // A resume within a day of the last push leaves the expiry; a later one moves it.
-    let (sid, user) = store.resume_session("aa", now + 1, now + 2 * DAY).await.unwrap().unwrap();
+    let (sid, user, _) = store.resume_session("aa", now + 1, now + 2 * DAY).await.unwrap().unwrap();
     assert_eq!((sid, user.id), (s1, alice));
     assert!(store.resume_session("aa", now + 2, now + 3 * DAY).await.unwrap().is_some());
     assert!(
@@ -64,7 +64,7 @@ async fn accounts_and_sessions_story(b: Backend) {
     // A password change revokes every session and opens exactly one new one.
     let fresh = store.replace_password(alice, "$argon2id$hash-a2", session(alice, "dd", now)).await.unwrap();
     assert!(store.resume_session("aa", now, now + DAY).await.unwrap().is_none());
-    let (sid, user) = store.resume_session("dd", now, now + DAY).await.unwrap().unwrap();
+    let (sid, user, _) = store.resume_session("dd", now, now + DAY).await.unwrap().unwrap();
     assert_eq!((sid, user.password_hash.as_str()), (fresh, "$argon2id$hash-a2"));
 
     // Logout deletes one session.

@@ -106,14 +106,15 @@ pub trait AccountStore: Send + Sync {
     async fn delete_user(&self, user_id: u64) -> StoreResult<Option<DeletedAccount>>;
 
     async fn create_session(&self, session: NewSession<'_>) -> StoreResult<u64>;
-    /// The live session (not expired at `now`) with this token hash, and its user;
-    /// its expiry is pushed to `new_expiry` when it lags by more than a day.
+    /// The live session (not expired at `now`) with this token hash, its user and
+    /// the expiry in force; the expiry is pushed to `new_expiry` when it lags by
+    /// more than a day.
     async fn resume_session(
         &self,
         token_hash: &str,
         now: i64,
         new_expiry: i64,
-    ) -> StoreResult<Option<(u64, UserRecord)>>;
+    ) -> StoreResult<Option<(u64, UserRecord, i64)>>;
     async fn delete_session(&self, session_id: u64) -> StoreResult<()>;
     /// In one transaction: sets the password hash, revokes every session of the user,
     /// and creates `session`. Returns the new session's id.
