@@ -195,6 +195,16 @@ pub struct Config {
     #[arg(long, env = "CHAT_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
 
+    // --- TLS ---
+    /// PEM file with the server's certificate chain: clients must then connect
+    /// with TLS (`chat-tui --tls`). Needs --tls-key.
+    #[arg(long, env = "CHAT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM file with the private key of --tls-cert.
+    #[arg(long, env = "CHAT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     // --- connections that have not logged in ---
     /// Largest frame payload accepted before login, in bytes (login and register
     /// need far less); never more than --max-frame.

@@ -9,20 +9,20 @@ use bytes::{Bytes, BytesMut};
 use chat_proto::event::CloseReason;
 use chat_proto::{ErrorBody, ErrorCode, FrameCodec, FrameError};
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::admission::Ticket;
-use crate::frames;
 use crate::hub::{ConnHandle, closing_frame};
 use crate::outbox::{OutboxReceiver, outbox};
 use crate::service::{OpError, presence};
 use crate::state::{AppState, now_ms};
+use crate::{frames, tls};
 
 /// A write that makes no progress for this long means the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -31,6 +31,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 const WRITE_BATCH: usize = 64 * 1024;
 /// Most frames written before they are counted out of the outbox.
 const GATHER: usize = 256;
+/// How long a plain client on the TLS port is given to take its answer.
+const PLAIN_DRAIN: Duration = Duration::from_secs(1);
 /// Read buffer to start with; it grows to the largest frame seen.
 const READ_BUFFER: usize = 256;
 
@@ -82,19 +84,77 @@ enum End {
     WriterGone,
 }
 
-/// Runs a connection to its end.
+/// Runs a connection to its end: over TLS when `tls` is given.
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     state: Arc<AppState>,
     shutdown: CancellationToken,
     ticket: Ticket,
+    tls: Option<TlsAcceptor>,
 ) {
-    let conn_id = state.next_conn_id();
-    info!(conn = conn_id, %peer, "connection opened");
     // Replies are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+    let Some(acceptor) = tls else {
+        let (rd, wr) = stream.into_split();
+        return run(rd, wr, peer, state, shutdown, ticket).await;
+    };
+    // The handshake counts against the deadline to log in.
+    match tokio::time::timeout(state.config.auth_timeout(), accept_tls(stream, &acceptor, peer)).await {
+        Ok(Some(stream)) => {
+            let (rd, wr) = tokio::io::split(stream);
+            run(rd, wr, peer, state, shutdown, ticket).await;
+        }
+        Ok(None) => {}
+        Err(_) => debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+/// The TLS stream, or `None`: a client speaking plain frames is told so, in plain.
+async fn accept_tls(
+    mut stream: TcpStream,
+    acceptor: &TlsAcceptor,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    if !tls::starts_with_handshake(&stream).await {
+        debug!(%peer, "plain client on the TLS port");
+        let body = ErrorBody::new(
+            ErrorCode::BadRequest,
+            "this server speaks TLS: connect with TLS (chat-tui --tls)",
+        );
+        let _ = stream.write_all(&frames::error(0, &body, chat_proto::DEFAULT_MAX_FRAME)).await;
+        let _ = stream.shutdown().await;
+        // Takes what the client sent, so that closing does not reset the connection
+        // before it read the answer.
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(PLAIN_DRAIN, async {
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+        return None;
+    }
+    match acceptor.accept(stream).await {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+    }
+}
+
+async fn run<R, W>(
+    rd: R,
+    wr: W,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+    ticket: Ticket,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let conn_id = state.next_conn_id();
+    info!(conn = conn_id, %peer, "connection opened");
     let (tx, rx) = outbox(state.config.outbox_bytes);
     let close = shutdown.child_token();
     let handle = ConnHandle::new(conn_id, tx, close.clone());
@@ -112,7 +172,7 @@ pub async fn serve(
 }
 
 impl Connection {
-    async fn read_loop(&mut self, rd: OwnedReadHalf, shutdown: &CancellationToken) -> End {
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, rd: R, shutdown: &CancellationToken) -> End {
         let config = &self.state.config;
         let codec = FrameCodec::new(config.max_frame_before_login());
         let mut frames = FramedRead::with_capacity(rd, codec, READ_BUFFER);
@@ -224,7 +284,7 @@ impl Connection {
     }
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: OutboxReceiver, close: CancellationToken) {
+async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: OutboxReceiver, close: CancellationToken) {
     let mut batch = BytesMut::new();
     while let Some(first) = rx.recv().await {
         let written = match rx.try_recv() {
@@ -246,8 +306,8 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: OutboxReceiver, close: Cance
 /// Writes `first` and whatever else is queued (up to [`GATHER`] frames), small
 /// frames gathered into writes of about [`WRITE_BATCH`] bytes, large ones as they
 /// are. Returns the frames written, or `None` when the peer did not take them.
-async fn write_gathered(
-    wr: &mut OwnedWriteHalf,
+async fn write_gathered<W: AsyncWrite + Unpin>(
+    wr: &mut W,
     rx: &mut OutboxReceiver,
     batch: &mut BytesMut,
     first: [Bytes; 2],
@@ -289,6 +349,6 @@ async fn write_gathered(
     Some(frames)
 }
 
-async fn write(wr: &mut OwnedWriteHalf, bytes: &[u8]) -> bool {
+async fn write<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8]) -> bool {
     matches!(tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(bytes)).await, Ok(Ok(())))
 }

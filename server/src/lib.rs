@@ -20,6 +20,7 @@ pub mod service;
 pub mod state;
 pub mod store;
 pub mod throttle;
+pub mod tls;
 pub mod writer;
 
 pub use config::Config;

@@ -8,6 +8,7 @@ use chat_proto::{ErrorBody, ErrorCode};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
@@ -17,7 +18,7 @@ use crate::config::{Config, DatabaseUrl};
 use crate::log_limit::LogLimit;
 use crate::state::{AppState, now_ms};
 use crate::store::{self, Store, StoreError};
-use crate::{conn, frames};
+use crate::{conn, frames, tls};
 
 /// Pending connections the kernel may queue before the server accepts them.
 const ACCEPT_BACKLOG: u32 = 8192;
@@ -40,13 +41,21 @@ pub enum ServerError {
     Config(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// A bound, ready server.
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("listener", &self.listener).field("tls", &self.tls.is_some()).finish()
+    }
 }
 
 impl Server {
@@ -68,9 +77,13 @@ impl Server {
 
     /// Binds with an already opened store.
     pub async fn bind_with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, ServerError> {
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+            _ => None,
+        };
         let addr = config.listen;
         let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Self { listener, state: Arc::new(AppState::new(config, store)) })
+        Ok(Self { listener, state: Arc::new(AppState::new(config, store)), tls })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -81,8 +94,9 @@ impl Server {
     /// Serves until `shutdown` is cancelled, then stops accepting, tells every client,
     /// lets their queued frames drain, and closes the database.
     pub async fn serve(self, shutdown: CancellationToken) {
-        let Server { listener, state } = self;
-        info!(addr = %listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()), "listening");
+        let Server { listener, state, tls } = self;
+        let addr = listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string());
+        info!(%addr, tls = tls.is_some(), "listening");
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(state.config.max_connections));
         let admission =
@@ -102,9 +116,9 @@ impl Server {
                 Ok((stream, peer)) => match permits.clone().try_acquire_owned() {
                     Ok(permit) => match admission.admit(peer.ip()) {
                         Ok(ticket) => {
-                            let (state, shutdown) = (state.clone(), shutdown.clone());
+                            let (state, shutdown, tls) = (state.clone(), shutdown.clone(), tls.clone());
                             tracker.spawn(async move {
-                                conn::serve(stream, peer, state, shutdown, ticket).await;
+                                conn::serve(stream, peer, state, shutdown, ticket, tls).await;
                                 drop(permit);
                             });
                         }

@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod history;
 pub mod session;
+pub mod tls;
 pub mod tui;
 
 pub use client::{Client, ClientError, Connected};
