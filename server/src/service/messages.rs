@@ -57,6 +57,7 @@ pub async fn send(conn: &Connection, r: Send) -> Result<SendReply, OpError> {
     if r.body.is_empty() {
         return Err(OpError::bad_request("body must not be empty"));
     }
+    validate::body(&r.body).map_err(OpError::bad_request)?;
     if let Some(id) = &r.client_msg_id
         && (id.is_empty() || id.chars().count() > CLIENT_MSG_ID_MAX)
     {
