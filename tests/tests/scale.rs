@@ -36,7 +36,7 @@ async fn thousands_of_friends_and_a_full_group(b: Backend) {
             else {
                 panic!()
             };
-            store.group_respond(request_id, true, MEMBERS, now).await.unwrap();
+            store.group_respond(request_id, alice.user_id, true, MEMBERS, now).await.unwrap().unwrap();
         }
     }
     store.close().await;

@@ -5,11 +5,11 @@
 
 use chat_proto::model::Role;
 use chat_server::store::{
-    DeletedAccount, FriendRequestOutcome as F, JoinOutcome, NewSession, RespondOutcome, StoreError, UserRef,
+    DeletedAccount, FriendRequestOutcome as F, GroupRefusal, JoinOutcome, NewSession, StoreError, UserRef,
 };
 use chat_tests::{Backend, TestDb, backend_tests};
 
-backend_tests!(accounts_and_sessions_story, friends_and_groups_story);
+backend_tests!(accounts_and_sessions_story, friends_and_groups_story, a_lost_role_is_refused_by_the_store);
 
 const DAY: i64 = 86_400_000;
 
@@ -166,18 +166,28 @@ async fn friends_and_groups_story(b: Backend) {
         panic!()
     };
     assert_eq!(store.join_requests(g).await.unwrap().len(), 2);
-    let RespondOutcome::Done(req) = store.group_respond(j1, true, 2, now).await.unwrap() else { panic!() };
+    let req = store.group_respond(j1, ann, true, 2, now).await.unwrap().unwrap();
     assert_eq!((req.user, req.note.as_str()), (user(ben, "ben"), "me"));
-    assert_eq!(store.group_respond(j2, true, 2, now).await.unwrap(), RespondOutcome::Full);
+    assert_eq!(store.group_respond(j2, ann, true, 2, now).await.unwrap(), Err(GroupRefusal::Full));
     assert_eq!(store.join_requests(g).await.unwrap().len(), 1, "a full group keeps the request");
-    assert!(matches!(store.group_respond(j2, true, 3, now).await.unwrap(), RespondOutcome::Done(_)));
-    assert_eq!(store.group_respond(j2, true, 3, now).await.unwrap(), RespondOutcome::NotFound);
+    assert!(store.group_respond(j2, ann, true, 3, now).await.unwrap().is_ok());
+    assert_eq!(store.group_respond(j2, ann, true, 3, now).await.unwrap(), Err(GroupRefusal::NoRequest));
     assert_eq!(store.group(g).await.unwrap().unwrap().member_count, 3);
-    assert!(store.group_set_role(g, ben, Role::Admin).await.unwrap());
-    assert!(!store.group_set_role(g, ann, Role::Admin).await.unwrap(), "the owner's role is fixed");
-    assert!(!store.group_set_role(g, dan, Role::Admin).await.unwrap(), "not a member");
+    assert_eq!(store.group_set_role(g, ann, ben, Role::Admin).await.unwrap(), Ok(true));
+    assert_eq!(store.group_set_role(g, ann, ben, Role::Admin).await.unwrap(), Ok(false), "no change");
+    assert!(
+        matches!(
+            store.group_set_role(g, ann, ann, Role::Admin).await.unwrap(),
+            Err(GroupRefusal::Forbidden(_))
+        ),
+        "the owner's role is fixed"
+    );
+    assert_eq!(
+        store.group_set_role(g, ann, dan, Role::Admin).await.unwrap(),
+        Err(GroupRefusal::TargetNotMember)
+    );
     let roles: Vec<_> =
-        store.group_members(g).await.unwrap().into_iter().map(|m| (m.user.username, m.role)).collect();
+        store.group_members(g, ann).await.unwrap().into_iter().map(|m| (m.user.username, m.role)).collect();
     assert_eq!(
         roles,
         [("ann".into(), Role::Owner), ("ben".into(), Role::Admin), ("cat".into(), Role::Member)]
@@ -195,12 +205,12 @@ async fn friends_and_groups_story(b: Backend) {
     else {
         panic!()
     };
-    store.group_respond(j3, true, 10, now).await.unwrap();
+    store.group_respond(j3, eve, true, 10, now).await.unwrap().unwrap();
     let JoinOutcome::Pending { request_id: j4, .. } = store.group_join(other, ben, "", now).await.unwrap()
     else {
         panic!()
     };
-    store.group_respond(j4, true, 10, now).await.unwrap();
+    store.group_respond(j4, eve, true, 10, now).await.unwrap().unwrap();
     let found: Vec<_> = store.group_search("BOOK", 50).await.unwrap().into_iter().map(|g| g.id).collect();
     assert_eq!(found, vec![g, other]);
     let of_ann: Vec<_> = store.groups_of(ann).await.unwrap().into_iter().map(|(g, r)| (g.id, r)).collect();
@@ -236,6 +246,56 @@ async fn friends_and_groups_story(b: Backend) {
     assert!(store.group(other).await.unwrap().is_none());
     assert!(store.groups_of(ben).await.unwrap().is_empty());
     assert!(store.group_dissolve(other).await.unwrap().is_empty());
+    store.close().await;
+    db.cleanup().await;
+}
+
+/// The store judges roles in the transaction that acts: an admin demoted before
+/// its call is refused by the store itself, whatever the service checked earlier.
+async fn a_lost_role_is_refused_by_the_store(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let store = db.open_store().await;
+    let now = 1_763_800_000_000;
+    let mut ids = Vec::new();
+    for name in ["olga", "adam", "mia", "pete"] {
+        ids.push(store.create_user(name, "h", now).await.unwrap());
+    }
+    let [olga, adam, mia, pete] = ids[..] else { unreachable!() };
+    let g = store.group_create(olga, "club", "", now).await.unwrap();
+    for u in [adam, mia] {
+        let JoinOutcome::Pending { request_id, .. } = store.group_join(g, u, "", now).await.unwrap() else {
+            panic!()
+        };
+        store.group_respond(request_id, olga, true, 100, now).await.unwrap().unwrap();
+    }
+    assert_eq!(store.group_set_role(g, olga, adam, Role::Admin).await.unwrap(), Ok(true));
+    let JoinOutcome::Pending { request_id: pending, .. } = store.group_join(g, pete, "", now).await.unwrap()
+    else {
+        panic!()
+    };
+
+    // The demotion lands between the service's old role check and the act.
+    assert_eq!(store.group_set_role(g, olga, adam, Role::Member).await.unwrap(), Ok(true));
+    let forbidden = |r: Result<_, GroupRefusal>| matches!(r, Err(GroupRefusal::Forbidden(_)));
+    assert!(forbidden(store.group_kick(g, adam, mia).await.unwrap()), "kick by a demoted admin");
+    assert!(forbidden(store.group_respond(pending, adam, true, 100, now).await.unwrap().map(|_| ())));
+    assert!(forbidden(store.group_set_role(g, adam, mia, Role::Admin).await.unwrap().map(|_| ())));
+    assert_eq!(store.group_kick(g, pete, mia).await.unwrap(), Err(GroupRefusal::NotMember));
+    assert_eq!(store.group_kick(g, 999_999, mia).await.unwrap(), Err(GroupRefusal::NotMember));
+    assert_eq!(store.group_kick(999_999, olga, mia).await.unwrap(), Err(GroupRefusal::NoGroup));
+    // Nothing changed.
+    let members: Vec<_> =
+        store.group_members(g, olga).await.unwrap().into_iter().map(|m| (m.user.id, m.role)).collect();
+    assert_eq!(members, [(olga, Role::Owner), (adam, Role::Member), (mia, Role::Member)]);
+    assert_eq!(store.join_requests(g).await.unwrap().len(), 1);
+    assert_eq!(store.group(g).await.unwrap().unwrap().member_count, 3);
+
+    // The owner still acts; kicking counts the member out.
+    assert_eq!(store.group_kick(g, olga, mia).await.unwrap(), Ok(()));
+    assert_eq!(store.group_kick(g, olga, mia).await.unwrap(), Err(GroupRefusal::TargetNotMember));
+    assert_eq!(store.group(g).await.unwrap().unwrap().member_count, 2);
     store.close().await;
     db.cleanup().await;
 }

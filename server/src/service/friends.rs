@@ -101,8 +101,7 @@ pub async fn friend_list(conn: &Connection) -> Result<FriendListReply, OpError> 
         .await?
         .into_iter()
         .map(|f| Friend {
-            // Presence never crosses a block, in either direction.
-            online: !f.blocked_by_me && !f.blocks_me && state.hub.is_online(f.user.id),
+            online: presence::shown(f.blocked_by_me || f.blocks_me, || state.hub.is_online(f.user.id)),
             user_id: f.user.id,
             username: f.user.username,
             blocked: f.blocked_by_me,

@@ -12,12 +12,14 @@
 //! a check that only one of them may pass.
 
 pub mod messages;
+pub mod rules;
 mod sql;
 
 use async_trait::async_trait;
 use chat_proto::model::Role;
 
 pub use messages::{AppendOutcome, AppendRequest, ConvKey, MessageStore, Page, Refusal, SendTo};
+pub use rules::GroupRefusal;
 pub use sql::{SqlStore, redact_url};
 
 /// Which database family a store speaks to.
@@ -212,6 +214,8 @@ pub struct GroupRecord {
 pub struct MemberRow {
     pub user: UserRef,
     pub role: Role,
+    /// A block stands between this member and the one listing, in either direction.
+    pub blocked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,15 +239,6 @@ pub enum JoinOutcome {
     },
 }
 
-/// What answering a join request did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RespondOutcome {
-    NotFound,
-    /// Accepting would exceed the group's size limit; nothing changed.
-    Full,
-    Done(JoinRequestRow),
-}
-
 #[async_trait]
 pub trait GroupStore: Send + Sync {
     /// Creates a group with `owner` as its only member.
@@ -254,26 +249,43 @@ pub trait GroupStore: Send + Sync {
     /// The user's groups with the user's role in each.
     async fn groups_of(&self, user: u64) -> StoreResult<Vec<(GroupRecord, Role)>>;
     async fn member_role(&self, group_id: u64, user: u64) -> StoreResult<Option<Role>>;
-    /// Every member in one query: owner first, then admins, then members, by name.
-    async fn group_members(&self, group_id: u64) -> StoreResult<Vec<MemberRow>>;
+    /// Every member in one query: owner first, then admins, then members, by name;
+    /// `blocked` as seen by `viewer`.
+    async fn group_members(&self, group_id: u64, viewer: u64) -> StoreResult<Vec<MemberRow>>;
     async fn group_member_ids(&self, group_id: u64) -> StoreResult<Vec<u64>>;
     /// The owner and admins: who answers join requests.
     async fn group_managers(&self, group_id: u64) -> StoreResult<Vec<u64>>;
     async fn group_join(&self, group_id: u64, user: u64, note: &str, now: i64) -> StoreResult<JoinOutcome>;
     async fn join_requests(&self, group_id: u64) -> StoreResult<Vec<JoinRequestRow>>;
     async fn join_request(&self, request_id: u64) -> StoreResult<Option<JoinRequestRow>>;
-    /// Accepts (within `max_members`) or rejects a pending join request.
+    /// `actor` accepts (within `max_members`) or rejects a pending join request, if
+    /// its role allows it at that moment.
     async fn group_respond(
         &self,
         request_id: u64,
+        actor: u64,
         accept: bool,
         max_members: u64,
         now: i64,
-    ) -> StoreResult<RespondOutcome>;
+    ) -> StoreResult<Result<JoinRequestRow, GroupRefusal>>;
     /// Removes a non-owner member; false when not a member (or the owner).
     async fn group_remove_member(&self, group_id: u64, user: u64) -> StoreResult<bool>;
-    /// Sets a non-owner member's role; false when not such a member.
-    async fn group_set_role(&self, group_id: u64, user: u64, role: Role) -> StoreResult<bool>;
+    /// `actor` removes `target`, if their roles allow it at that moment.
+    async fn group_kick(
+        &self,
+        group_id: u64,
+        actor: u64,
+        target: u64,
+    ) -> StoreResult<Result<(), GroupRefusal>>;
+    /// `actor` sets `target`'s role, if their roles allow it at that moment; `Ok(false)`
+    /// when the role was already that.
+    async fn group_set_role(
+        &self,
+        group_id: u64,
+        actor: u64,
+        target: u64,
+        role: Role,
+    ) -> StoreResult<Result<bool, GroupRefusal>>;
     /// Deletes the group with its memberships and requests; returns its former members.
     async fn group_dissolve(&self, group_id: u64) -> StoreResult<Vec<u64>>;
 }
