@@ -182,6 +182,19 @@ pub struct Config {
     /// Seconds to wait for connections to close on shutdown before giving up on them.
     #[arg(long, env = "CHAT_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
+
+    // ---- lists that strangers can grow (issue 9, item 8) ----
+    /// Most pending friend requests to one user; a new one beyond is refused with
+    /// `conflict` until the user answers some.
+    #[arg(long, env = "CHAT_MAX_PENDING_FRIEND_REQUESTS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pending_friend_requests: u64,
+
+    /// Most pending join requests to one group; a new one beyond is refused with
+    /// `conflict` until the owner or an admin answers some.
+    #[arg(long, env = "CHAT_MAX_PENDING_JOIN_REQUESTS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pending_join_requests: u64,
 }
 
 impl Config {

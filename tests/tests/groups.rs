@@ -41,7 +41,7 @@ pub async fn add(owner: &mut User, user: &mut User, group_id: u64) {
 }
 
 async fn pending(u: &User, group_id: u64) -> usize {
-    u.client.call(GroupRequests { group_id }).await.unwrap().requests.len()
+    u.client.call(GroupRequests { group_id, cursor: None, limit: None }).await.unwrap().requests.len()
 }
 
 async fn members(u: &User, group_id: u64) -> Vec<(String, Role, bool)> {
@@ -130,7 +130,8 @@ async fn join_by_approval(b: Backend) {
         note: "let me in".into(),
     };
     assert_eq!(alice.events_so_far().await, vec![Event::GroupJoinRequest(request)]);
-    let pending = alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests;
+    let pending =
+        alice.client.call(GroupRequests { group_id: g, cursor: None, limit: None }).await.unwrap().requests;
     assert_eq!(pending.len(), 1);
     assert_eq!(
         (pending[0].request_id, pending[0].user.as_str(), pending[0].note.as_str()),
@@ -148,7 +149,15 @@ async fn join_by_approval(b: Backend) {
         vec![("alice".into(), Role::Owner, true), ("bob".into(), Role::Member, true)]
     );
     assert_eq!(bob.client.call(GroupInfo { group_id: g }).await.unwrap().member_count, 2);
-    assert!(alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests.is_empty());
+    assert!(
+        alice
+            .client
+            .call(GroupRequests { group_id: g, cursor: None, limit: None })
+            .await
+            .unwrap()
+            .requests
+            .is_empty()
+    );
     assert_eq!(code(bob.client.call(GroupJoin { group_id: g, note: None }).await), ErrorCode::Conflict);
     assert_eq!(code(bob.client.call(GroupJoin { group_id: 999_999, note: None }).await), ErrorCode::NotFound);
     drop(alice);
@@ -326,7 +335,8 @@ async fn join_requests_wait_for_an_offline_owner(b: Backend) {
     let r = bob.client.call(GroupJoin { group_id: g, note: Some("hello".into()) }).await.unwrap();
     let mut alice = server.login("alice").await;
     assert!(alice.events_so_far().await.is_empty());
-    let pending = alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests;
+    let pending =
+        alice.client.call(GroupRequests { group_id: g, cursor: None, limit: None }).await.unwrap().requests;
     assert_eq!((pending[0].request_id, pending[0].user_id), (r.request_id, bob.user_id));
     server.finish().await;
 }

@@ -15,6 +15,7 @@ use chat_proto::request::{
 };
 use chat_proto::{ErrorCode, validate};
 
+use super::paging::{keyset_page, page_limit};
 use super::{OpError, find_user, presence};
 use crate::conn::Connection;
 use crate::state::{AppState, now_ms};
@@ -101,8 +102,13 @@ pub async fn group_join(conn: &Connection, r: GroupJoin) -> Result<GroupJoinRepl
     let note = r.note.unwrap_or_default();
     validate::note(&note).map_err(OpError::bad_request)?;
     let state = &conn.state;
-    match state.store.group_join(r.group_id, me.user_id, &note, now_ms()).await? {
+    let max_pending = state.config.max_pending_join_requests;
+    match state.store.group_join(r.group_id, me.user_id, &note, max_pending, now_ms()).await? {
         JoinOutcome::NoGroup => Err(not_found(r.group_id)),
+        JoinOutcome::TooManyPending => Err(OpError::new(
+            ErrorCode::Conflict,
+            format!("group {} has too many pending join requests; try again later", r.group_id),
+        )),
         JoinOutcome::AlreadyMember => Err(OpError::new(
             ErrorCode::Conflict,
             format!("you are already a member of group {}", r.group_id),
@@ -126,23 +132,26 @@ pub async fn group_join(conn: &Connection, r: GroupJoin) -> Result<GroupJoinRepl
 
 pub async fn group_requests(conn: &Connection, r: GroupRequests) -> Result<GroupRequestsReply, OpError> {
     let me = conn.me()?;
+    validate::cursor(r.cursor).map_err(OpError::bad_request)?;
     let state = &conn.state;
     if role_of(state, r.group_id, me.user_id).await? == Role::Member {
         return Err(forbidden("only the owner and admins see join requests"));
     }
-    let requests = state.store.join_requests(r.group_id).await?;
-    Ok(GroupRequestsReply {
-        requests: requests
-            .into_iter()
-            .map(|q| JoinRequest {
-                request_id: q.request_id,
-                user: q.user.username,
-                user_id: q.user.id,
-                note: q.note,
-                ts: q.ts,
-            })
-            .collect(),
-    })
+    let limit = page_limit(state, r.limit);
+    // One row past the page tells whether more follow.
+    let rows = state.store.join_requests(r.group_id, r.cursor.unwrap_or(0), limit + 1).await?;
+    let requests = rows
+        .into_iter()
+        .map(|q| JoinRequest {
+            request_id: q.request_id,
+            user: q.user.username,
+            user_id: q.user.id,
+            note: q.note,
+            ts: q.ts,
+        })
+        .collect();
+    let (requests, next) = keyset_page(requests, limit, state.config.max_frame, |q| q.request_id);
+    Ok(GroupRequestsReply { requests, next })
 }
 
 /// The answer to a refusal of the store's group ops.

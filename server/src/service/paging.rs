@@ -1,4 +1,5 @@
-//! Pages of lists: how many entries one asks for and what fits in one reply frame.
+//! Pages of lists: how many entries one asks for, what fits in one reply frame,
+//! and where the next page of a keyset listing starts.
 
 use serde::Serialize;
 
@@ -36,6 +37,25 @@ fn fitting<T: Serialize>(items: &[T], max_frame: usize) -> usize {
     items.len()
 }
 
+/// One page of a listing ordered by a key that only grows (a request id): `rows`
+/// are the store's rows after the cursor, in key order, at most `limit + 1` of them
+/// (an extra row means more exist). Keeps what fits in `limit` and in one frame, and
+/// returns the cursor of the next page: the last key kept, so an entry present
+/// throughout is never skipped, whatever is added or removed between pages.
+pub fn keyset_page<T: Serialize>(
+    mut rows: Vec<T>,
+    limit: u64,
+    max_frame: usize,
+    key: impl Fn(&T) -> u64,
+) -> (Vec<T>, Option<u64>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut more = rows.len() > limit;
+    rows.truncate(limit);
+    more |= trim_to_frame(&mut rows, max_frame);
+    let next = if more { rows.last().map(key) } else { None };
+    (rows, next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +66,19 @@ mod tests {
         assert_eq!(fitting(&items, 1_000_000), 10);
         assert_eq!(fitting(&items, 1024 + 3 * 1003), 3);
         assert_eq!(fitting(&items, 10), 1, "one entry always goes");
+    }
+
+    #[test]
+    fn keyset_pages_say_where_the_next_starts() {
+        let ids = |n: std::ops::RangeInclusive<u64>| n.collect::<Vec<u64>>();
+        // The store's extra row means more: the next page starts after the last kept.
+        assert_eq!(keyset_page(ids(1..=4), 3, 1 << 20, |&k| k), (ids(1..=3), Some(3)));
+        // Exactly `limit` rows: the last page.
+        assert_eq!(keyset_page(ids(5..=7), 3, 1 << 20, |&k| k), (ids(5..=7), None));
+        assert_eq!(keyset_page(Vec::<u64>::new(), 3, 1 << 20, |&k| k), (vec![], None));
+        // Cut by the frame: the next page starts after the last one that fit.
+        let big: Vec<(u64, String)> = (1..=3).map(|k| (k, "x".repeat(2000))).collect();
+        let (page, next) = keyset_page(big, 10, 4096, |r| r.0);
+        assert_eq!((page.len(), next), (1, Some(1)));
     }
 }

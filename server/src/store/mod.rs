@@ -143,6 +143,8 @@ pub enum FriendRequestOutcome {
     AlreadyFriends,
     /// A block stands between the two, in either direction.
     Blocked,
+    /// The target already has the most pending requests allowed; nothing changed.
+    TooManyPending,
 }
 
 /// One of a user's friends.
@@ -166,11 +168,14 @@ pub struct PendingFriendRequest {
 
 #[async_trait]
 pub trait FriendStore: Send + Sync {
+    /// Asks `to` for friendship; a new request only while `to` has fewer than
+    /// `max_pending` pending requests.
     async fn friend_request(
         &self,
         from: u64,
         to: u64,
         note: &str,
+        max_pending: u64,
         now: i64,
     ) -> StoreResult<FriendRequestOutcome>;
     /// Answers request `request_id` if it is pending and addressed to `to`; returns
@@ -186,10 +191,13 @@ pub trait FriendStore: Send + Sync {
     async fn friend_remove(&self, user: u64, friend: u64) -> StoreResult<bool>;
     /// Every friend in one query, by name.
     async fn friend_list(&self, user: u64) -> StoreResult<Vec<FriendRow>>;
-    /// Pending requests to and from the user, oldest first.
+    /// Pending requests to and from the user with ids above `after`, oldest first:
+    /// at most `limit` of each.
     async fn friend_requests(
         &self,
         user: u64,
+        after: u64,
+        limit: u64,
     ) -> StoreResult<(Vec<PendingFriendRequest>, Vec<PendingFriendRequest>)>;
     /// Blocks `blocked` (idempotent) and drops pending requests between the two.
     async fn block(&self, blocker: u64, blocked: u64, now: i64) -> StoreResult<()>;
@@ -232,6 +240,8 @@ pub struct JoinRequestRow {
 pub enum JoinOutcome {
     NoGroup,
     AlreadyMember,
+    /// The group already has the most pending requests allowed; nothing changed.
+    TooManyPending,
     /// A pending request; `new` is false when the same one was already pending.
     Pending {
         request_id: u64,
@@ -255,8 +265,19 @@ pub trait GroupStore: Send + Sync {
     async fn group_member_ids(&self, group_id: u64) -> StoreResult<Vec<u64>>;
     /// The owner and admins: who answers join requests.
     async fn group_managers(&self, group_id: u64) -> StoreResult<Vec<u64>>;
-    async fn group_join(&self, group_id: u64, user: u64, note: &str, now: i64) -> StoreResult<JoinOutcome>;
-    async fn join_requests(&self, group_id: u64) -> StoreResult<Vec<JoinRequestRow>>;
+    /// Asks to join; a new request only while the group has fewer than
+    /// `max_pending` pending requests.
+    async fn group_join(
+        &self,
+        group_id: u64,
+        user: u64,
+        note: &str,
+        max_pending: u64,
+        now: i64,
+    ) -> StoreResult<JoinOutcome>;
+    /// Pending requests to the group with ids above `after`, oldest first: at most
+    /// `limit`.
+    async fn join_requests(&self, group_id: u64, after: u64, limit: u64) -> StoreResult<Vec<JoinRequestRow>>;
     async fn join_request(&self, request_id: u64) -> StoreResult<Option<JoinRequestRow>>;
     /// `actor` accepts (within `max_members`) or rejects a pending join request, if
     /// its role allows it at that moment.

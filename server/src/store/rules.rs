@@ -1,7 +1,7 @@
 //! Rules the store applies inside the transaction that acts: who may act on a
 //! group's members and requests, judged on the roles read (and locked) there, so a
-//! role lost a moment earlier is never honoured. Plain decisions, the same for
-//! every backend.
+//! role lost a moment earlier is never honoured; and the caps on pending requests.
+//! Plain decisions, the same for every backend.
 
 use chat_proto::model::Role;
 
@@ -58,6 +58,11 @@ pub fn role_change(actor: Option<Role>, target: Option<Role>, new: Role) -> Resu
     }
 }
 
+/// Whether one more pending request fits under `cap`.
+pub fn room_for_pending(pending: u64, cap: u64) -> bool {
+    pending < cap
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +103,12 @@ mod tests {
         assert!(forbidden(role_change(Some(Owner), Some(Member), Owner)));
         assert_eq!(role_change(None, Some(Member), Admin), Err(GroupRefusal::NotMember));
         assert_eq!(role_change(Some(Owner), None, Admin), Err(GroupRefusal::TargetNotMember));
+    }
+
+    #[test]
+    fn pending_caps() {
+        assert!(room_for_pending(0, 1));
+        assert!(room_for_pending(999, 1000));
+        assert!(!room_for_pending(1000, 1000));
     }
 }

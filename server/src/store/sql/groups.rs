@@ -5,7 +5,7 @@ use chat_proto::model::Role;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, Tx, db_id, get_id, get_role, insert_id, insert_sql, user_ref};
+use super::{SqlStore, Tx, count, db_id, get_id, get_role, insert_id, insert_sql, user_ref};
 use crate::store::rules::{self, GroupRefusal};
 use crate::store::{
     GroupRecord, GroupStore, JoinOutcome, JoinRequestRow, MemberRow, StoreError, StoreResult,
@@ -226,7 +226,14 @@ impl GroupStore for SqlStore {
             .await
     }
 
-    async fn group_join(&self, group_id: u64, user: u64, note: &str, now: i64) -> StoreResult<JoinOutcome> {
+    async fn group_join(
+        &self,
+        group_id: u64,
+        user: u64,
+        note: &str,
+        max_pending: u64,
+        now: i64,
+    ) -> StoreResult<JoinOutcome> {
         let (gid, uid) = (db_id(group_id)?, db_id(user)?);
         let mut tx = self.write_tx().await?;
         if !self.lock_group(&mut tx, group_id).await? {
@@ -243,6 +250,11 @@ impl GroupStore for SqlStore {
         if let Some(row) = pending {
             return Ok(JoinOutcome::Pending { request_id: get_id(&row, "id")?, new: false });
         }
+        let pending =
+            count(&mut tx, "SELECT COUNT(*) AS n FROM group_join_requests WHERE group_id = ?", gid).await?;
+        if !rules::room_for_pending(pending, max_pending) {
+            return Ok(JoinOutcome::TooManyPending);
+        }
         let sql = insert_sql(
             self.dialect,
             "INSERT INTO group_join_requests (group_id, user_id, note, created_at) VALUES (?, ?, ?, ?)",
@@ -254,10 +266,14 @@ impl GroupStore for SqlStore {
         Ok(JoinOutcome::Pending { request_id, new: true })
     }
 
-    async fn join_requests(&self, group_id: u64) -> StoreResult<Vec<JoinRequestRow>> {
-        let sql = sqlx::AssertSqlSafe(format!("{JOIN_REQUEST_SELECT} WHERE r.group_id = ? ORDER BY r.id"));
+    async fn join_requests(&self, group_id: u64, after: u64, limit: u64) -> StoreResult<Vec<JoinRequestRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{JOIN_REQUEST_SELECT} WHERE r.group_id = ? AND r.id > ? ORDER BY r.id LIMIT ?"
+        ));
         sqlx::query(sql)
             .bind(db_id(group_id)?)
+            .bind(db_id(after)?)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?
             .iter()
