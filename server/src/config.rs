@@ -227,6 +227,19 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_UNAUTHENTICATED", default_value_t = 1_000,
           value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub max_unauthenticated: usize,
+
+    // --- lists that strangers can grow ---
+    /// Most pending friend requests to one user; a new one beyond is refused with
+    /// `conflict` until the user answers some.
+    #[arg(long, env = "CHAT_MAX_PENDING_FRIEND_REQUESTS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pending_friend_requests: u64,
+
+    /// Most pending join requests to one group; a new one beyond is refused with
+    /// `conflict` until the owner or an admin answers some.
+    #[arg(long, env = "CHAT_MAX_PENDING_JOIN_REQUESTS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pending_join_requests: u64,
 }
 
 impl Config {

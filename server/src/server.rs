@@ -96,7 +96,8 @@ impl Server {
     pub async fn serve(self, shutdown: CancellationToken) {
         let Server { listener, state, tls } = self;
         let addr = listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string());
-        info!(%addr, tls = tls.is_some(), "listening");
+        // The address last: scripts (and tests) read it from the end of this line.
+        info!(tls = tls.is_some(), %addr, "listening");
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(state.config.max_connections));
         let admission =

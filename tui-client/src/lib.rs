@@ -1,11 +1,13 @@
 //! chat-tui's library: the connection to the server ([`client`]), the session that
 //! stays connected and caught up ([`session`]), the local history ([`history`]) and
-//! where the client keeps its files ([`config`]). The terminal UI, the scriptable
+//! where the client keeps its files ([`config`]), lists fetched whole across pages
+//! ([`pages`]). The terminal UI, the scriptable
 //! subcommands and the end-to-end tests all build on it.
 
 pub mod client;
 pub mod config;
 pub mod history;
+pub mod pages;
 pub mod session;
 pub mod tls;
 pub mod tui;

@@ -341,7 +341,8 @@ fn refresh_social(ctx: &Ctx) {
     tokio::spawn(async move {
         let result: Result<(), ClientError> = async {
             let _ = ops.send(OpResult::Friends(client.call(op::FriendList {}).await?.friends));
-            let _ = ops.send(OpResult::FriendRequests(client.call(op::FriendRequests {}).await?.incoming));
+            let incoming = crate::pages::friend_requests(&client).await?.incoming;
+            let _ = ops.send(OpResult::FriendRequests(incoming));
             let groups = client.call(op::GroupList {}).await?.groups;
             let managed: Vec<u64> = groups
                 .iter()
@@ -350,7 +351,7 @@ fn refresh_social(ctx: &Ctx) {
                 .collect();
             let _ = ops.send(OpResult::Groups(groups));
             for group_id in managed {
-                let requests = client.call(op::GroupRequests { group_id }).await?.requests;
+                let requests = crate::pages::group_requests(&client, group_id).await?;
                 let _ = ops.send(OpResult::GroupRequests { group_id, requests, show: false });
             }
             Ok(())
