@@ -56,6 +56,14 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// How long the server asked to wait before retrying (with `rate_limited`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Server { error, .. } => error.retry_after_ms.map(Duration::from_millis),
+            _ => None,
+        }
+    }
 }
 
 type ReplySlot = oneshot::Sender<Result<Map<String, Value>, ErrorBody>>;
@@ -112,6 +120,12 @@ impl Client {
         timeout: Duration,
     ) -> Result<Connected, ClientError> {
         let stream = TcpStream::connect(addr).await.map_err(ClientError::Connect)?;
+        Ok(Self::from_stream(stream, timeout))
+    }
+
+    /// A client over an already connected stream (e.g. one bound to a chosen local
+    /// address).
+    pub fn from_stream(stream: TcpStream, timeout: Duration) -> Connected {
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
         let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
@@ -126,7 +140,7 @@ impl Client {
         tokio::spawn(write_loop(wr, outbox_rx, inner.closed.clone()));
         tokio::spawn(read_loop(rd, inner.clone(), events_tx));
         let owner = Arc::new(Owner(inner.closed.clone()));
-        Ok(Connected { client: Client { inner, _owner: owner }, events })
+        Connected { client: Client { inner, _owner: owner }, events }
     }
 
     /// Sends one request and waits for its reply.
