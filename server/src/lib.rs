@@ -4,14 +4,16 @@
 //! [`dispatch`] -> an op in [`service`] -> [`store`] -> reply into the connection's
 //! bounded outbox -> [`conn`] writer. Events to other users go through the [`hub`].
 
+pub mod addr_key;
 pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod conn;
 mod dispatch;
 pub mod frames;
+pub mod hash_queue;
 pub mod hub;
-pub mod rate;
+pub mod limits;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -1,6 +1,8 @@
 //! The error an op answers with, and how internal failures become `internal`
 //! without leaking their details to the client.
 
+use std::time::Duration;
+
 use chat_proto::{ErrorBody, ErrorCode};
 
 use crate::auth::HashError;
@@ -11,11 +13,17 @@ use crate::store::StoreError;
 pub struct OpError {
     pub code: ErrorCode,
     pub message: String,
+    pub retry_after: Option<Duration>,
 }
 
 impl OpError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), retry_after: None }
+    }
+
+    /// `rate_limited`, with the wait after which the same request may succeed.
+    pub fn rate_limited(message: impl Into<String>, wait: Duration) -> Self {
+        Self { retry_after: Some(wait), ..Self::new(ErrorCode::RateLimited, message) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -27,7 +35,11 @@ impl OpError {
     }
 
     pub fn into_body(self) -> ErrorBody {
-        ErrorBody::new(self.code, self.message)
+        let body = ErrorBody::new(self.code, self.message);
+        match self.retry_after {
+            Some(wait) => body.retry_after(wait),
+            None => body,
+        }
     }
 }
 
@@ -40,6 +52,13 @@ impl From<StoreError> for OpError {
 
 impl From<HashError> for OpError {
     fn from(e: HashError) -> Self {
+        if let HashError::Busy = e {
+            // A hash takes well under a second; by then the address's queue has moved.
+            return Self::rate_limited(
+                "too many password checks from your address at once",
+                Duration::from_secs(1),
+            );
+        }
         tracing::error!(error = %e, "password hashing failed");
         Self::internal()
     }
