@@ -95,10 +95,25 @@ pub async fn serve(
 ) {
     // Replies are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
-    let Some(acceptor) = tls else {
-        let (rd, wr) = stream.into_split();
-        return run(rd, wr, peer, state, shutdown, ticket).await;
-    };
+    match tls {
+        None => {
+            let (rd, wr) = stream.into_split();
+            run(rd, wr, peer, state, shutdown, ticket).await;
+        }
+        // Boxed: a handshake in progress is large, and a plain connection's task
+        // should not carry its space.
+        Some(acceptor) => Box::pin(serve_tls(stream, acceptor, peer, state, shutdown, ticket)).await,
+    }
+}
+
+async fn serve_tls(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+    ticket: Ticket,
+) {
     // The handshake counts against the deadline to log in.
     match tokio::time::timeout(state.config.auth_timeout(), accept_tls(stream, &acceptor, peer)).await {
         Ok(Some(stream)) => {
@@ -285,12 +300,11 @@ impl Connection {
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: OutboxReceiver, close: CancellationToken) {
-    let mut batch = BytesMut::new();
     while let Some(first) = rx.recv().await {
         let written = match rx.try_recv() {
             // The common case: one frame, written as is.
             None => write(&mut wr, &first).await.then(|| vec![first]),
-            Some(second) => write_gathered(&mut wr, &mut rx, &mut batch, [first, second]).await,
+            Some(second) => write_gathered(&mut wr, &mut rx, [first, second]).await,
         };
         let Some(written) = written else {
             // The peer is gone or stopped reading; the reader ends too.
@@ -309,12 +323,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: OutboxReceiver, cl
 async fn write_gathered<W: AsyncWrite + Unpin>(
     wr: &mut W,
     rx: &mut OutboxReceiver,
-    batch: &mut BytesMut,
     first: [Bytes; 2],
 ) -> Option<Vec<Bytes>> {
     let mut frames = Vec::from(first);
     let mut next = 0;
-    batch.clear();
+    // Made for this burst and freed after it: an idle connection keeps no buffer.
+    let mut batch = BytesMut::new();
     loop {
         if next == frames.len() {
             let more = if frames.len() < GATHER { rx.try_recv() } else { None };
@@ -326,7 +340,7 @@ async fn write_gathered<W: AsyncWrite + Unpin>(
         let frame = &frames[next];
         next += 1;
         if frame.len() >= WRITE_BATCH {
-            if !batch.is_empty() && !write(wr, batch).await {
+            if !batch.is_empty() && !write(wr, &batch).await {
                 return None;
             }
             batch.clear();
@@ -336,14 +350,14 @@ async fn write_gathered<W: AsyncWrite + Unpin>(
         } else {
             batch.extend_from_slice(frame);
             if batch.len() >= WRITE_BATCH {
-                if !write(wr, batch).await {
+                if !write(wr, &batch).await {
                     return None;
                 }
                 batch.clear();
             }
         }
     }
-    if !batch.is_empty() && !write(wr, batch).await {
+    if !batch.is_empty() && !write(wr, &batch).await {
         return None;
     }
     Some(frames)
