@@ -1,28 +1,55 @@
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use chat_server::{Config, Server};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
-    let filter =
-        EnvFilter::try_new(&config.log).with_context(|| format!("invalid --log filter `{}`", config.log))?;
+/// The exit code of a start-up failure (clap's own for a malformed command line is 2).
+const EXIT_START: u8 = 1;
+
+fn main() -> ExitCode {
+    let config = match Config::try_parse() {
+        Ok(config) => config,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+            return fail(&format!("invalid settings: {first} (see chat-server --help)"), 2);
+        }
+    };
+    let filter = match EnvFilter::try_new(&config.log) {
+        Ok(filter) => filter,
+        Err(e) => return fail(&format!("invalid --log filter `{}`: {e} (try `info`)", config.log), 2),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}"), EXIT_START),
+    };
+    runtime.block_on(async {
+        let server = match Server::bind(config).await {
+            Ok(server) => server,
+            Err(e) => return fail(&e.to_string(), EXIT_START),
+        };
+        let shutdown = CancellationToken::new();
+        tokio::spawn(wait_for_signal(shutdown.clone()));
+        server.serve(shutdown).await;
+        ExitCode::SUCCESS
+    })
+}
 
-    let server = Server::bind(config).await?;
-    let shutdown = CancellationToken::new();
-    tokio::spawn(wait_for_signal(shutdown.clone()));
-    server.serve(shutdown).await;
-    Ok(())
+/// One line on stderr, whatever the error's own text holds, and the exit code.
+fn fail(message: &str, code: u8) -> ExitCode {
+    let line: Vec<&str> = message.split_whitespace().collect();
+    eprintln!("chat-server: {}", line.join(" "));
+    ExitCode::from(code)
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.

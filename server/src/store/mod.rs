@@ -41,6 +41,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored value out of range: {0}")]
     Corrupt(String),
+    #[error("cannot create {}: {source}", path.display())]
+    File { path: std::path::PathBuf, source: std::io::Error },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
