@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod display;
 pub mod history;
+mod private;
 pub mod session;
 pub mod tui;
 
