@@ -1,7 +1,9 @@
 //! Files only their owner can read. The session file holds a login token; the
 //! history holds every message; the log names people. Directories the client
 //! creates are 0700 and its files 0600, whatever the umask: the mode is given at
-//! creation, never widened later. An existing file is left as it is.
+//! creation, never widened later. A history database that an older release left
+//! readable by others is made private when it is opened: it is the client's own
+//! file, in its own directory.
 
 use std::fs;
 use std::io;
@@ -27,7 +29,7 @@ pub fn file_options() -> fs::OpenOptions {
 
 /// A SQLite database at `db`: its directory, and the database with its `-wal` and
 /// `-shm` files, created owner-only where missing, before SQLite opens them (it
-/// would create them with the umask's mode).
+/// would create them with the umask's mode); existing ones made owner-only.
 pub fn create_sqlite_files(db: &Path) -> io::Result<()> {
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_dir(dir)?;
@@ -35,11 +37,28 @@ pub fn create_sqlite_files(db: &Path) -> io::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let mut name = db.as_os_str().to_owned();
         name.push(suffix);
-        match file_options().write(true).create_new(true).open(PathBuf::from(name)) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
+        let path = PathBuf::from(name);
+        match file_options().write(true).create_new(true).open(&path) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => tighten(&path)?,
+            Err(e) => return Err(e),
+            Ok(_) => {}
         }
     }
+    Ok(())
+}
+
+/// Takes away what group and others may do with `path`.
+fn tighten(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }
 
@@ -55,7 +74,7 @@ mod tests {
     }
 
     #[test]
-    fn created_owner_only_and_existing_files_untouched() {
+    fn created_owner_only_and_existing_files_made_private() {
         let base = tempfile::tempdir().unwrap();
         let db = base.path().join("a/b/h.db");
         create_sqlite_files(&db).unwrap();
@@ -64,8 +83,8 @@ mod tests {
             assert_eq!(mode(&base.path().join("a/b").join(f)), 0o600, "{f}");
         }
         fs::write(&db, b"kept").unwrap();
-        fs::set_permissions(&db, fs::Permissions::from_mode(0o640)).unwrap();
+        fs::set_permissions(&db, fs::Permissions::from_mode(0o644)).unwrap();
         create_sqlite_files(&db).unwrap();
-        assert_eq!((mode(&db), fs::read(&db).unwrap()), (0o640, b"kept".to_vec()));
+        assert_eq!((mode(&db), fs::read(&db).unwrap()), (0o600, b"kept".to_vec()));
     }
 }
