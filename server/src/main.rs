@@ -7,8 +7,10 @@ use tracing_subscriber::EnvFilter;
 
 use chat_server::{Config, Server};
 
-/// The exit code of a start-up failure (clap's own for a malformed command line is 2).
+/// The exit code of a start-up failure.
 const EXIT_START: u8 = 1;
+/// The exit code of a malformed command line or setting (clap's own).
+const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let config = match Config::try_parse() {
@@ -17,12 +19,14 @@ fn main() -> ExitCode {
         Err(e) => {
             let first = e.to_string();
             let first = first.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-            return fail(&format!("invalid settings: {first} (see chat-server --help)"), 2);
+            return fail(&format!("invalid settings: {first} (see chat-server --help)"), EXIT_USAGE);
         }
     };
     let filter = match EnvFilter::try_new(&config.log) {
         Ok(filter) => filter,
-        Err(e) => return fail(&format!("invalid --log filter `{}`: {e} (try `info`)", config.log), 2),
+        Err(e) => {
+            return fail(&format!("invalid --log filter `{}`: {e} (try `info`)", config.log), EXIT_USAGE);
+        }
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -47,8 +51,7 @@ fn main() -> ExitCode {
 
 /// One line on stderr, whatever the error's own text holds, and the exit code.
 fn fail(message: &str, code: u8) -> ExitCode {
-    let line: Vec<&str> = message.split_whitespace().collect();
-    eprintln!("chat-server: {}", line.join(" "));
+    eprintln!("chat-server: {}", message.replace(['\n', '\r'], " "));
     ExitCode::from(code)
 }
 
