@@ -136,6 +136,15 @@ fn a_failed_start_says_what_where_and_what_to_do_on_one_line() {
     assert_one_line(&err, "postgres://u:***@h/db", "mysql://");
     assert!(!err.contains("s3cret"));
 
+    // A MySQL server that refuses the password: named, the password not shown.
+    if let Ok(mysql) = std::env::var("CHAT_TEST_MYSQL_URL") {
+        let wrong = mysql.replacen('@', ":s3cret-wrong@", 1);
+        let (code, err) = failed_start(&["--listen", "127.0.0.1:0", "--database", &wrong], home);
+        assert_eq!(code, 1);
+        assert_one_line(&err, ":***@", "password");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+
     // Bad settings: contradicting each other, or malformed.
     let (code, err) = failed_start(&["--max-body", "1000000", "--listen", "127.0.0.1:0"], home);
     assert_eq!(code, 1);
