@@ -62,6 +62,16 @@ impl std::fmt::Display for DatabaseUrl {
     }
 }
 
+/// A session lifetime in days: more than 0, at most 3650.
+fn parse_ttl_days(s: &str) -> Result<f64, String> {
+    let days: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of days"))?;
+    if days > 0.0 && days <= 3650.0 {
+        Ok(days)
+    } else {
+        Err("must be more than 0 and at most 3650 days".into())
+    }
+}
+
 /// chat-server: a self-hosted instant-messaging server.
 ///
 /// Every flag can also be set with the environment variable shown beside it.
@@ -97,11 +107,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub max_connections: usize,
 
-    /// Frames queued for one connection before it counts as too slow and is closed
-    /// (it catches up with `sync` when it reconnects).
-    #[arg(long, env = "CHAT_OUTBOX", default_value_t = 1024,
-          value_parser = clap::value_parser!(u32).range(16..=1_000_000).map(|v| v as usize))]
-    pub outbox: usize,
+    /// Bytes of replies and events queued for one connection. While its replies
+    /// hold more, the server stops reading its requests until it reads; events
+    /// beyond twice this close it as too slow (it catches up with `sync` when it
+    /// reconnects). At least --max-frame.
+    #[arg(long, env = "CHAT_OUTBOX_BYTES", default_value_t = 4 << 20,
+          value_parser = clap::value_parser!(u32).range(4096..).map(|v| v as usize))]
+    pub outbox_bytes: usize,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `chat_server=debug`).
     #[arg(long = "log", env = "CHAT_LOG", default_value = "info")]
@@ -111,10 +123,10 @@ pub struct Config {
     #[arg(long, env = "CHAT_NODE_ID", default_value = "node-1")]
     pub node_id: String,
 
-    /// Days a session token stays valid after its last use.
-    #[arg(long, env = "CHAT_SESSION_TTL_DAYS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3650))]
-    pub session_ttl_days: u64,
+    /// Days a session token stays valid after its last login or resume (fractions
+    /// allowed). A connection still open when its session ends is closed.
+    #[arg(long, env = "CHAT_SESSION_TTL_DAYS", default_value_t = 30.0, value_parser = parse_ttl_days)]
+    pub session_ttl_days: f64,
 
     /// Failed logins for one username within the throttle window before further
     /// attempts are refused with `rate_limited`.
@@ -182,6 +194,52 @@ pub struct Config {
     /// Seconds to wait for connections to close on shutdown before giving up on them.
     #[arg(long, env = "CHAT_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
+
+    // --- TLS ---
+    /// PEM file with the server's certificate chain: clients must then connect
+    /// with TLS (`chat-tui --tls`). Needs --tls-key.
+    #[arg(long, env = "CHAT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM file with the private key of --tls-cert.
+    #[arg(long, env = "CHAT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    // --- connections that have not logged in ---
+    /// Largest frame payload accepted before login, in bytes (login and register
+    /// need far less); never more than --max-frame.
+    #[arg(long, env = "CHAT_MAX_FRAME_UNAUTHENTICATED", default_value_t = 16_384,
+          value_parser = clap::value_parser!(u32).range(1024..=67_108_864).map(|v| v as usize))]
+    pub max_frame_unauthenticated: usize,
+
+    /// Seconds a connection may stay without logging in (from connecting, or from
+    /// `logout`) before it is closed; `ping` does not extend it.
+    #[arg(long, env = "CHAT_AUTH_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub auth_timeout: u64,
+
+    /// Most connections open from one address (an IPv6 address counts by its /64).
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDR", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_connections_per_addr: usize,
+
+    /// Most connections not yet logged in, from all addresses together.
+    #[arg(long, env = "CHAT_MAX_UNAUTHENTICATED", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_unauthenticated: usize,
+
+    // --- lists that strangers can grow ---
+    /// Most pending friend requests to one user; a new one beyond is refused with
+    /// `conflict` until the user answers some.
+    #[arg(long, env = "CHAT_MAX_PENDING_FRIEND_REQUESTS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pending_friend_requests: u64,
+
+    /// Most pending join requests to one group; a new one beyond is refused with
+    /// `conflict` until the owner or an admin answers some.
+    #[arg(long, env = "CHAT_MAX_PENDING_JOIN_REQUESTS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pending_join_requests: u64,
 }
 
 impl Config {
@@ -204,10 +262,26 @@ impl Config {
                 self.max_body
             ));
         }
+        if self.outbox_bytes < self.max_frame {
+            return Err(format!(
+                "--outbox-bytes {} must hold at least one frame of --max-frame {}",
+                self.outbox_bytes, self.max_frame
+            ));
+        }
         Ok(())
     }
 
+    /// The frame limit before login: never above the one after.
+    pub fn max_frame_before_login(&self) -> usize {
+        self.max_frame_unauthenticated.min(self.max_frame)
+    }
+
+    pub fn auth_timeout(&self) -> Duration {
+        Duration::from_secs(self.auth_timeout)
+    }
+
     pub fn session_ttl_ms(&self) -> i64 {
-        i64::try_from(self.session_ttl_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX)
+        // Bounded by the parser to at most 3650 days: far inside i64.
+        (self.session_ttl_days * 86_400_000.0) as i64
     }
 }

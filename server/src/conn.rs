@@ -9,23 +9,30 @@ use bytes::{Bytes, BytesMut};
 use chat_proto::event::CloseReason;
 use chat_proto::{ErrorBody, ErrorCode, FrameCodec, FrameError};
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::frames;
+use crate::admission::Ticket;
 use crate::hub::{ConnHandle, closing_frame};
+use crate::outbox::{OutboxReceiver, outbox};
 use crate::service::{OpError, presence};
-use crate::state::AppState;
+use crate::state::{AppState, now_ms};
+use crate::{frames, tls};
 
 /// A write that makes no progress for this long means the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most frames the writer gathers into one socket write.
-const WRITE_BATCH: usize = 64;
+/// Bytes of small frames the writer gathers into one socket write; a larger frame
+/// is written as it is, never copied.
+const WRITE_BATCH: usize = 64 * 1024;
+/// Most frames written before they are counted out of the outbox.
+const GATHER: usize = 256;
+/// How long a plain client on the TLS port is given to take its answer.
+const PLAIN_DRAIN: Duration = Duration::from_secs(1);
 /// Read buffer to start with; it grows to the largest frame seen.
 const READ_BUFFER: usize = 256;
 
@@ -35,6 +42,15 @@ pub struct Session {
     pub user_id: u64,
     pub username: String,
     pub session_id: u64,
+    /// When the session ends (ms since the epoch): the connection is closed then.
+    pub expires_at: i64,
+}
+
+impl Session {
+    /// How long until the session ends, from `now_ms`.
+    fn remaining(&self, now_ms: i64) -> Duration {
+        Duration::from_millis(u64::try_from(self.expires_at.saturating_sub(now_ms)).unwrap_or(0))
+    }
 }
 
 /// Per-connection state, owned by the reader task.
@@ -47,6 +63,8 @@ pub struct Connection {
     pub session: Option<Session>,
     /// Set by an op that ends the connection once its reply is out.
     pub close_after_reply: Option<CloseReason>,
+    /// Its place under the per-address and not-logged-in caps.
+    pub ticket: Ticket,
 }
 
 /// Why a connection ended.
@@ -56,6 +74,8 @@ enum End {
     ReadError,
     FrameTooLarge,
     IdleTimeout,
+    /// Not logged in by the deadline.
+    AuthTimeout,
     Shutdown,
     /// Closed from outside (revoked, deleted, too slow); the closer told the peer.
     ClosedByServer,
@@ -64,19 +84,84 @@ enum End {
     WriterGone,
 }
 
-/// Runs a connection to its end.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<AppState>, shutdown: CancellationToken) {
-    let conn_id = state.next_conn_id();
-    info!(conn = conn_id, %peer, "connection opened");
+/// Runs a connection to its end: over TLS when `tls` is given.
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+    ticket: Ticket,
+    tls: Option<TlsAcceptor>,
+) {
     // Replies are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::channel(state.config.outbox);
+    let Some(acceptor) = tls else {
+        let (rd, wr) = stream.into_split();
+        return run(rd, wr, peer, state, shutdown, ticket).await;
+    };
+    // The handshake counts against the deadline to log in.
+    match tokio::time::timeout(state.config.auth_timeout(), accept_tls(stream, &acceptor, peer)).await {
+        Ok(Some(stream)) => {
+            let (rd, wr) = tokio::io::split(stream);
+            run(rd, wr, peer, state, shutdown, ticket).await;
+        }
+        Ok(None) => {}
+        Err(_) => debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+/// The TLS stream, or `None`: a client speaking plain frames is told so, in plain.
+async fn accept_tls(
+    mut stream: TcpStream,
+    acceptor: &TlsAcceptor,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    if !tls::starts_with_handshake(&stream).await {
+        debug!(%peer, "plain client on the TLS port");
+        let body = ErrorBody::new(
+            ErrorCode::BadRequest,
+            "this server speaks TLS: connect with TLS (chat-tui --tls)",
+        );
+        let _ = stream.write_all(&frames::error(0, &body, chat_proto::DEFAULT_MAX_FRAME)).await;
+        let _ = stream.shutdown().await;
+        // Takes what the client sent, so that closing does not reset the connection
+        // before it read the answer.
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(PLAIN_DRAIN, async {
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+        return None;
+    }
+    match acceptor.accept(stream).await {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+    }
+}
+
+async fn run<R, W>(
+    rd: R,
+    wr: W,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+    ticket: Ticket,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let conn_id = state.next_conn_id();
+    info!(conn = conn_id, %peer, "connection opened");
+    let (tx, rx) = outbox(state.config.outbox_bytes);
     let close = shutdown.child_token();
     let handle = ConnHandle::new(conn_id, tx, close.clone());
     let writer = tokio::spawn(write_loop(wr, rx, close));
 
-    let mut conn = Connection { id: conn_id, peer, state, handle, session: None, close_after_reply: None };
+    let mut conn =
+        Connection { id: conn_id, peer, state, handle, session: None, close_after_reply: None, ticket };
     let end = conn.read_loop(rd, &shutdown).await;
     conn.finish(end).await;
     drop(conn);
@@ -87,19 +172,31 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<AppState>, sh
 }
 
 impl Connection {
-    async fn read_loop(&mut self, rd: OwnedReadHalf, shutdown: &CancellationToken) -> End {
-        let codec = FrameCodec::new(self.state.config.max_frame);
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, rd: R, shutdown: &CancellationToken) -> End {
+        let config = &self.state.config;
+        let codec = FrameCodec::new(config.max_frame_before_login());
         let mut frames = FramedRead::with_capacity(rd, codec, READ_BUFFER);
-        let idle = self.state.config.idle_timeout();
+        let idle = config.idle_timeout();
+        // Until it logs in, a connection lives only so long, whatever it sends.
+        let mut login_by = Some(Instant::now() + config.auth_timeout());
         loop {
+            let wait = match (&self.session, login_by) {
+                (Some(s), _) => idle.min(s.remaining(now_ms())),
+                (None, Some(deadline)) => idle.min(deadline.saturating_duration_since(Instant::now())),
+                (None, None) => idle,
+            };
             let next = tokio::select! {
                 biased;
                 _ = self.handle.close_token().cancelled() => {
                     return if shutdown.is_cancelled() { End::Shutdown } else { End::ClosedByServer };
                 }
-                next = tokio::time::timeout(idle, frames.next()) => next,
+                next = tokio::time::timeout(wait, frames.next()) => next,
             };
             let payload = match next {
+                Err(_) if login_by.is_some_and(|d| d <= Instant::now()) => return End::AuthTimeout,
+                Err(_) if self.session.as_ref().is_some_and(|s| s.remaining(now_ms()).is_zero()) => {
+                    return End::Closed(CloseReason::SessionExpired);
+                }
                 Err(_) => return End::IdleTimeout,
                 Ok(None) => return End::PeerClosed,
                 Ok(Some(Ok(payload))) => payload,
@@ -117,10 +214,24 @@ impl Connection {
                     return End::ReadError;
                 }
             };
+            let was_logged_in = self.session.is_some();
             // Boxed: the op futures are large, and an idle connection should not carry
             // their space.
             let reply = Box::pin(self.handle_payload(&payload)).await;
             drop(payload);
+            if self.session.is_some() != was_logged_in {
+                let config = &self.state.config;
+                if self.session.is_some() {
+                    self.ticket.authenticated();
+                    login_by = None;
+                    frames.decoder_mut().set_max_frame(config.max_frame);
+                } else {
+                    login_by = Some(Instant::now() + config.auth_timeout());
+                    frames.decoder_mut().set_max_frame(config.max_frame_before_login());
+                }
+            }
+            // Waits while this connection's queue is over its bound: a client that
+            // does not read its replies is not read either.
             if !self.handle.send(reply).await {
                 return End::WriterGone;
             }
@@ -137,11 +248,12 @@ impl Connection {
         let reason = match end {
             End::Shutdown => Some(CloseReason::Shutdown),
             End::IdleTimeout => Some(CloseReason::IdleTimeout),
+            End::AuthTimeout => Some(CloseReason::AuthTimeout),
             End::Closed(reason) => Some(reason),
             _ => None,
         };
         if let Some(frame) = reason.and_then(|r| closing_frame(r).ok()) {
-            self.handle.push(frame);
+            self.handle.push_last(frame);
         }
     }
 
@@ -149,7 +261,7 @@ impl Connection {
     /// The user's first connection tells its friends it is online.
     pub async fn enter_hub(&mut self, session: Session) {
         self.leave_hub().await;
-        let first = self.state.hub.attach(session.user_id, self.handle.clone());
+        let first = self.state.hub.attach(session.user_id, session.session_id, self.handle.clone());
         if first {
             presence::announce(&self.state, session.user_id, &session.username, true).await;
         }
@@ -172,30 +284,71 @@ impl Connection {
     }
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>, close: CancellationToken) {
-    let mut wr = wr;
+async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: OutboxReceiver, close: CancellationToken) {
+    let mut batch = BytesMut::new();
     while let Some(first) = rx.recv().await {
-        let result = match rx.try_recv() {
+        let written = match rx.try_recv() {
             // The common case: one frame, written as is.
-            Err(_) => tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&first)).await,
-            Ok(second) => {
-                let mut batch = BytesMut::with_capacity(first.len() + second.len());
-                batch.extend_from_slice(&first);
-                batch.extend_from_slice(&second);
-                for _ in 2..WRITE_BATCH {
-                    match rx.try_recv() {
-                        Ok(more) => batch.extend_from_slice(&more),
-                        Err(_) => break,
-                    }
-                }
-                tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&batch)).await
-            }
+            None => write(&mut wr, &first).await.then(|| vec![first]),
+            Some(second) => write_gathered(&mut wr, &mut rx, &mut batch, [first, second]).await,
         };
-        if !matches!(result, Ok(Ok(()))) {
+        let Some(written) = written else {
             // The peer is gone or stopped reading; the reader ends too.
+            rx.close();
             close.cancel();
             return;
-        }
+        };
+        rx.written(&written);
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.shutdown()).await;
+}
+
+/// Writes `first` and whatever else is queued (up to [`GATHER`] frames), small
+/// frames gathered into writes of about [`WRITE_BATCH`] bytes, large ones as they
+/// are. Returns the frames written, or `None` when the peer did not take them.
+async fn write_gathered<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    rx: &mut OutboxReceiver,
+    batch: &mut BytesMut,
+    first: [Bytes; 2],
+) -> Option<Vec<Bytes>> {
+    let mut frames = Vec::from(first);
+    let mut next = 0;
+    batch.clear();
+    loop {
+        if next == frames.len() {
+            let more = if frames.len() < GATHER { rx.try_recv() } else { None };
+            match more {
+                Some(frame) => frames.push(frame),
+                None => break,
+            }
+        }
+        let frame = &frames[next];
+        next += 1;
+        if frame.len() >= WRITE_BATCH {
+            if !batch.is_empty() && !write(wr, batch).await {
+                return None;
+            }
+            batch.clear();
+            if !write(wr, frame).await {
+                return None;
+            }
+        } else {
+            batch.extend_from_slice(frame);
+            if batch.len() >= WRITE_BATCH {
+                if !write(wr, batch).await {
+                    return None;
+                }
+                batch.clear();
+            }
+        }
+    }
+    if !batch.is_empty() && !write(wr, batch).await {
+        return None;
+    }
+    Some(frames)
+}
+
+async fn write<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8]) -> bool {
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(bytes)).await, Ok(Ok(())))
 }

@@ -51,7 +51,7 @@ impl Connection {
             R::FriendRespond(r) => reply(max_frame, id, friends::friend_respond(self, r).await),
             R::FriendRemove(r) => reply(max_frame, id, friends::friend_remove(self, r).await),
             R::FriendList(_) => reply(max_frame, id, friends::friend_list(self).await),
-            R::FriendRequests(_) => reply(max_frame, id, friends::friend_requests(self).await),
+            R::FriendRequests(r) => reply(max_frame, id, friends::friend_requests(self, r).await),
             R::Block(r) => reply(max_frame, id, friends::block(self, r).await),
             R::Unblock(r) => reply(max_frame, id, friends::unblock(self, r).await),
             R::GroupCreate(r) => reply(max_frame, id, groups::group_create(self, r).await),

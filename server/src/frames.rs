@@ -1,14 +1,20 @@
 //! Encoding of the frames the server sends.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use chat_proto::envelope::{ErrReply, OkReply};
 use chat_proto::{ErrorBody, ErrorCode, encode_frame};
 use serde::Serialize;
 
+use crate::log_limit::LogLimit;
+
 /// Sent if even an error cannot be encoded (it always can; this keeps the
 /// connection's one-reply-per-request promise without a panic path).
 const FALLBACK: &[u8] =
     b"\0\0\0\x44{\"re\":0,\"ok\":false,\"error\":{\"code\":\"internal\",\"message\":\"internal\"}}";
+
+static TOO_LARGE: LogLimit = LogLimit::new(5, Duration::from_secs(1));
 
 /// Longest error message sent, so that an error frame always fits any max_frame.
 const MAX_MESSAGE: usize = 512;
@@ -18,7 +24,11 @@ pub fn ok<T: Serialize>(re: u64, result: &T, max_frame: usize) -> Bytes {
     match encode_frame(&OkReply::new(re, result), max_frame) {
         Ok(frame) => frame,
         Err(e) => {
-            tracing::error!(error = %e, re, "reply could not be encoded");
+            // A list a client grew past the frame is its doing: not an ERROR, and
+            // never a flood.
+            if let Some(dropped) = TOO_LARGE.admit() {
+                tracing::warn!(error = %e, re, dropped, "reply could not be encoded");
+            }
             error(re, &ErrorBody::new(ErrorCode::Internal, "reply too large to send"), max_frame)
         }
     }

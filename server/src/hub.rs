@@ -6,19 +6,20 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chat_proto::event::{CloseReason, Closing, Event};
-use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
+
+use crate::outbox::{OutboxSender, PushError};
 
 /// One connection's outbox and its close switch.
 #[derive(Debug, Clone)]
 pub struct ConnHandle {
     pub conn_id: u64,
-    outbox: mpsc::Sender<Bytes>,
+    outbox: OutboxSender,
     close: CancellationToken,
 }
 
 impl ConnHandle {
-    pub fn new(conn_id: u64, outbox: mpsc::Sender<Bytes>, close: CancellationToken) -> Self {
+    pub fn new(conn_id: u64, outbox: OutboxSender, close: CancellationToken) -> Self {
         Self { conn_id, outbox, close }
     }
 
@@ -26,29 +27,34 @@ impl ConnHandle {
     /// up: it is closed (it catches up with `sync` on reconnect) so that it never
     /// holds anyone else back. Returns whether the frame was queued.
     pub fn push(&self, frame: Bytes) -> bool {
-        match self.outbox.try_send(frame) {
+        match self.outbox.try_push(frame) {
             Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
+            Err(PushError::Full) => {
                 tracing::warn!(conn = self.conn_id, "outbox full; closing slow connection");
                 self.close.cancel();
                 false
             }
-            Err(TrySendError::Closed(_)) => false,
+            Err(PushError::Closed) => false,
         }
     }
 
     /// Queues a frame, waiting for room: for replies, whose sender is this
     /// connection's own reader. Returns false once the writer is gone.
     pub async fn send(&self, frame: Bytes) -> bool {
-        self.outbox.send(frame).await.is_ok()
+        self.outbox.send(frame).await
     }
 
     /// Tells the peer why, then closes the connection.
     pub fn close_with(&self, reason: CloseReason) {
         if let Ok(frame) = closing_frame(reason) {
-            let _ = self.outbox.try_send(frame);
+            self.outbox.push_last(frame);
         }
         self.close.cancel();
+    }
+
+    /// Queues the last frame the peer gets, whatever the outbox holds.
+    pub fn push_last(&self, frame: Bytes) {
+        self.outbox.push_last(frame);
     }
 
     pub fn close_token(&self) -> &CancellationToken {
@@ -62,10 +68,17 @@ pub fn closing_frame(reason: CloseReason) -> Result<Bytes, chat_proto::FrameErro
     chat_proto::encode_frame(&Event::from(Closing { reason }), usize::MAX)
 }
 
+/// A logged-in connection and the session it uses.
+#[derive(Debug)]
+struct Attached {
+    session_id: u64,
+    handle: ConnHandle,
+}
+
 /// Live connections by user id. Cloning shares the same map.
 #[derive(Debug, Clone, Default)]
 pub struct Hub {
-    users: Arc<Mutex<HashMap<u64, Vec<ConnHandle>>>>,
+    users: Arc<Mutex<HashMap<u64, Vec<Attached>>>>,
 }
 
 impl Hub {
@@ -73,17 +86,18 @@ impl Hub {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<ConnHandle>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<Attached>>> {
         // A panic while holding this lock cannot leave the map half-updated (every
         // critical section is a single insert/remove), so poisoning is ignored.
         self.users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a logged-in connection; true when it is the user's first.
-    pub fn attach(&self, user_id: u64, handle: ConnHandle) -> bool {
+    /// Registers a connection logged in under `session_id`; true when it is the
+    /// user's first.
+    pub fn attach(&self, user_id: u64, session_id: u64, handle: ConnHandle) -> bool {
         let mut users = self.lock();
         let conns = users.entry(user_id).or_default();
-        conns.push(handle);
+        conns.push(Attached { session_id, handle });
         conns.len() == 1
     }
 
@@ -94,12 +108,22 @@ impl Hub {
             return false;
         };
         let before = conns.len();
-        conns.retain(|c| c.conn_id != conn_id);
+        conns.retain(|c| c.handle.conn_id != conn_id);
         let removed = conns.len() < before;
         if conns.is_empty() {
             users.remove(&user_id);
         }
         removed && !users.contains_key(&user_id)
+    }
+
+    /// Records that connection `conn_id` now uses `session_id` (after a password
+    /// change replaced its session).
+    pub fn moved_session(&self, user_id: u64, conn_id: u64, session_id: u64) {
+        if let Some(conns) = self.lock().get_mut(&user_id) {
+            for c in conns.iter_mut().filter(|c| c.handle.conn_id == conn_id) {
+                c.session_id = session_id;
+            }
+        }
     }
 
     pub fn is_online(&self, user_id: u64) -> bool {
@@ -111,21 +135,14 @@ impl Hub {
         self.lock().len()
     }
 
-    fn handles(&self, user_id: u64, except: Option<u64>) -> Vec<ConnHandle> {
-        self.lock()
-            .get(&user_id)
-            .map(|c| c.iter().filter(|h| Some(h.conn_id) != except).cloned().collect())
-            .unwrap_or_default()
-    }
-
     /// Pushes one frame (the same bytes) to every connection of each user but the
     /// connection `except`. Pushing never waits, so the map is locked only once.
     pub fn send_to_users(&self, users: &[u64], frame: &Bytes, except: Option<u64>) {
         let map = self.lock();
         for user in users {
-            for handle in map.get(user).into_iter().flatten() {
-                if Some(handle.conn_id) != except {
-                    handle.push(frame.clone());
+            for c in map.get(user).into_iter().flatten() {
+                if Some(c.handle.conn_id) != except {
+                    c.handle.push(frame.clone());
                 }
             }
         }
@@ -133,8 +150,26 @@ impl Hub {
 
     /// Closes every connection of the user but `except`, telling each why.
     pub fn close_user(&self, user_id: u64, except: Option<u64>, reason: CloseReason) {
-        for handle in self.handles(user_id, except) {
-            handle.close_with(reason);
+        self.close_where(user_id, except, reason, |_| true);
+    }
+
+    /// Closes every connection using session `session_id` but `except`.
+    pub fn close_session(&self, user_id: u64, session_id: u64, except: Option<u64>, reason: CloseReason) {
+        self.close_where(user_id, except, reason, |c| c.session_id == session_id);
+    }
+
+    fn close_where(
+        &self,
+        user_id: u64,
+        except: Option<u64>,
+        reason: CloseReason,
+        which: impl Fn(&Attached) -> bool,
+    ) {
+        let map = self.lock();
+        for c in map.get(&user_id).into_iter().flatten() {
+            if Some(c.handle.conn_id) != except && which(c) {
+                c.handle.close_with(reason);
+            }
         }
     }
 }
@@ -142,9 +177,12 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbox::{OutboxReceiver, outbox};
 
-    fn handle(id: u64, cap: usize) -> (ConnHandle, mpsc::Receiver<Bytes>) {
-        let (tx, rx) = mpsc::channel(cap);
+    /// A handle whose outbox holds `cap` of the tests' 6-byte frames (70 bytes
+    /// counted each) before it counts as full: events may fill twice the limit.
+    fn handle(id: u64, cap: usize) -> (ConnHandle, OutboxReceiver) {
+        let (tx, rx) = outbox(cap * 70 / 2);
         (ConnHandle::new(id, tx, CancellationToken::new()), rx)
     }
 
@@ -153,8 +191,8 @@ mod tests {
         let hub = Hub::new();
         let (a, _ra) = handle(1, 4);
         let (b, _rb) = handle(2, 4);
-        assert!(hub.attach(7, a));
-        assert!(!hub.attach(7, b));
+        assert!(hub.attach(7, 1, a));
+        assert!(!hub.attach(7, 1, b));
         assert!(!hub.detach(7, 1));
         assert!(hub.is_online(7));
         assert!(!hub.detach(7, 99), "unknown connection changes nothing");
@@ -168,8 +206,8 @@ mod tests {
         let (slow, _keep_full) = handle(1, 1);
         let (fast, mut rfast) = handle(2, 8);
         let slow_token = slow.close_token().clone();
-        hub.attach(5, slow);
-        hub.attach(5, fast.clone());
+        hub.attach(5, 1, slow);
+        hub.attach(5, 1, fast.clone());
         let frame = Bytes::from_static(b"\0\0\0\x02{}");
         hub.send_to_users(&[5], &frame, None);
         hub.send_to_users(&[5], &frame, None);
@@ -184,12 +222,38 @@ mod tests {
         let hub = Hub::new();
         let (a, mut ra) = handle(1, 4);
         let (b, _rb) = handle(2, 4);
-        hub.attach(3, a.clone());
-        hub.attach(3, b.clone());
+        hub.attach(3, 1, a.clone());
+        hub.attach(3, 2, b.clone());
         hub.close_user(3, Some(2), CloseReason::SessionRevoked);
         assert!(a.close_token().is_cancelled());
         assert!(!b.close_token().is_cancelled());
         let frame = ra.try_recv().unwrap();
         assert_eq!(&frame[4..], br#"{"event":"closing","reason":"session_revoked"}"#);
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+    use crate::outbox::outbox;
+
+    #[test]
+    fn close_session_closes_only_that_sessions_connections() {
+        let hub = Hub::new();
+        let (handles, _receivers): (Vec<_>, Vec<_>) = (1..=3)
+            .map(|id| {
+                let (tx, rx) = outbox(1 << 16);
+                (ConnHandle::new(id, tx, CancellationToken::new()), rx)
+            })
+            .unzip();
+        hub.attach(9, 100, handles[0].clone());
+        hub.attach(9, 100, handles[1].clone());
+        hub.attach(9, 200, handles[2].clone());
+        hub.close_session(9, 100, Some(1), CloseReason::LoggedOut);
+        let closed: Vec<bool> = handles.iter().map(|h| h.close_token().is_cancelled()).collect();
+        assert_eq!(closed, [false, true, false]);
+        hub.moved_session(9, 3, 100);
+        hub.close_session(9, 100, Some(1), CloseReason::LoggedOut);
+        assert!(handles[2].close_token().is_cancelled());
     }
 }

@@ -4,6 +4,7 @@
 //! [`dispatch`] -> an op in [`service`] -> [`store`] -> reply into the connection's
 //! bounded outbox -> [`conn`] writer. Events to other users go through the [`hub`].
 
+pub mod admission;
 pub mod auth;
 pub mod bus;
 pub mod config;
@@ -11,12 +12,15 @@ pub mod conn;
 mod dispatch;
 pub mod frames;
 pub mod hub;
+pub mod log_limit;
+pub mod outbox;
 pub mod rate;
 pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;
 pub mod throttle;
+pub mod tls;
 pub mod writer;
 
 pub use config::Config;

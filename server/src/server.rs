@@ -8,20 +8,26 @@ use chat_proto::{ErrorBody, ErrorCode};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use crate::admission::Admission;
 use crate::config::{Config, DatabaseUrl};
+use crate::log_limit::LogLimit;
 use crate::state::{AppState, now_ms};
 use crate::store::{self, Store, StoreError};
-use crate::{conn, frames};
+use crate::{conn, frames, tls};
 
 /// Pending connections the kernel may queue before the server accepts them.
 const ACCEPT_BACKLOG: u32 = 8192;
 /// How long the accept loop waits for the client it takes in only to refuse, and
 /// backs off when no descriptor came free.
 const REFUSE_WAIT: Duration = Duration::from_millis(50);
+/// Refused connections are logged a few times a second at most: a flood of them is
+/// one line with a count, not a full disk.
+static REFUSALS: LogLimit = LogLimit::new(5, Duration::from_secs(1));
 /// How often expired sessions are swept from the database.
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
@@ -37,6 +43,8 @@ pub enum ServerError {
     Config(String),
     #[error("cannot listen on {addr}: {source}; {}", bind_hint(source))]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// What to do about a database that cannot be opened (the error says what it is).
@@ -66,10 +74,16 @@ fn bind_hint(e: &std::io::Error) -> &'static str {
 }
 
 /// A bound, ready server.
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("listener", &self.listener).field("tls", &self.tls.is_some()).finish()
+    }
 }
 
 impl Server {
@@ -82,18 +96,20 @@ impl Server {
             Some(url) => url.clone(),
             None => DatabaseUrl::default_sqlite().map_err(ServerError::DataDir)?.0,
         };
+        let tls = tls_acceptor(&config)?;
         let listener = bound(config.listen)?;
         let store = store::SqlStore::open(url.as_str(), config.durability)
             .await
             .map_err(|source| ServerError::Store { url: url.clone(), source })?;
         info!(database = %url, "database ready");
-        Ok(Self { listener, state: Arc::new(AppState::new(config, Arc::new(store))) })
+        Ok(Self { listener, state: Arc::new(AppState::new(config, Arc::new(store))), tls })
     }
 
     /// Binds with an already opened store.
     pub async fn bind_with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, ServerError> {
+        let tls = tls_acceptor(&config)?;
         let listener = bound(config.listen)?;
-        Ok(Self { listener, state: Arc::new(AppState::new(config, store)) })
+        Ok(Self { listener, state: Arc::new(AppState::new(config, store)), tls })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -104,10 +120,14 @@ impl Server {
     /// Serves until `shutdown` is cancelled, then stops accepting, tells every client,
     /// lets their queued frames drain, and closes the database.
     pub async fn serve(self, shutdown: CancellationToken) {
-        let Server { listener, state } = self;
-        info!(addr = %listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()), "listening");
+        let Server { listener, state, tls } = self;
+        let addr = listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string());
+        // The address last: scripts (and tests) read it from the end of this line.
+        info!(tls = tls.is_some(), %addr, "listening");
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(state.config.max_connections));
+        let admission =
+            Admission::new(state.config.max_connections_per_addr, state.config.max_unauthenticated);
         // One descriptor held back, so that when the process runs out of them the
         // server can still accept a pending client to tell it so, instead of leaving
         // it hanging in the backlog.
@@ -121,15 +141,25 @@ impl Server {
             };
             match accepted {
                 Ok((stream, peer)) => match permits.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let (state, shutdown) = (state.clone(), shutdown.clone());
-                        tracker.spawn(async move {
-                            conn::serve(stream, peer, state, shutdown).await;
-                            drop(permit);
-                        });
-                    }
+                    Ok(permit) => match admission.admit(peer.ip()) {
+                        Ok(ticket) => {
+                            let (state, shutdown, tls) = (state.clone(), shutdown.clone(), tls.clone());
+                            tracker.spawn(async move {
+                                conn::serve(stream, peer, state, shutdown, ticket, tls).await;
+                                drop(permit);
+                            });
+                        }
+                        Err(refused) => {
+                            if let Some(dropped) = REFUSALS.admit() {
+                                warn!(%peer, ?refused, dropped, "connection refused");
+                            }
+                            tracker.spawn(refuse(stream, refused.message()));
+                        }
+                    },
                     Err(_) => {
-                        warn!(%peer, limit = state.config.max_connections, "connection limit reached; refusing");
+                        if let Some(dropped) = REFUSALS.admit() {
+                            warn!(%peer, limit = state.config.max_connections, dropped, "connection limit reached; refusing");
+                        }
                         tracker
                             .spawn(refuse(stream, "the server is at its connection limit; try again later"));
                     }
@@ -161,6 +191,14 @@ impl Server {
         }
         state.store.close().await;
         info!("shut down");
+    }
+}
+
+/// The TLS acceptor, when a certificate and key are configured.
+fn tls_acceptor(config: &Config) -> Result<Option<TlsAcceptor>, ServerError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(tls::acceptor(cert, key)?)),
+        _ => Ok(None),
     }
 }
 

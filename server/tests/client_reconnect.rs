@@ -81,7 +81,7 @@ async fn the_session_reconnects_and_its_history_matches_the_server() {
     drop((alice, bob));
 
     let config = SessionConfig {
-        server: addr.clone(),
+        server: chat_tui::tls::Endpoint::plain(addr.clone()),
         username: "bob".into(),
         token,
         request_timeout: Duration::from_secs(10),

@@ -54,6 +54,13 @@ impl FrameCodec {
     pub fn max_frame(&self) -> usize {
         self.max_frame
     }
+
+    /// Changes the largest payload accepted from the next frame header on (the
+    /// server accepts less before login than after).
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.inner.set_max_frame_length(max_frame);
+        self.max_frame = max_frame;
+    }
 }
 
 impl Decoder for FrameCodec {

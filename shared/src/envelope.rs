@@ -26,7 +26,7 @@ impl RequestError {
 
 /// Reads a request payload as the contract's Precise rules say: a JSON object with an
 /// integer `id` in 1 ..= 2^53-1 and a string `op` naming a known op, whose fields
-/// match that op.
+/// match that op, with every id and count field in range ([`crate::bounds`]).
 pub fn parse_request(payload: &[u8]) -> Result<(u64, Request), RequestError> {
     if payload.is_empty() {
         return Err(RequestError::new(0, ErrorCode::BadRequest, "empty frame"));
@@ -57,6 +57,7 @@ pub fn parse_request(payload: &[u8]) -> Result<(u64, Request), RequestError> {
         let message = format!("unknown op `{}`", truncate(op, 64));
         return Err(RequestError::new(id, ErrorCode::UnknownOp, message));
     }
+    crate::bounds::check(&map).map_err(|m| RequestError::new(id, ErrorCode::BadRequest, m))?;
     let request = Request::deserialize(Value::Object(map))
         .map_err(|e| RequestError::new(id, ErrorCode::BadRequest, format!("invalid fields: {e}")))?;
     Ok((id, request))

@@ -162,6 +162,13 @@ pub enum CloseReason {
     TooSlow,
     /// Nothing was received for the idle timeout.
     IdleTimeout,
+    /// The connection did not log in within the server's deadline for it.
+    AuthTimeout,
+    /// The session this connection used was ended by `logout` on another
+    /// connection.
+    LoggedOut,
+    /// The session this connection used expired.
+    SessionExpired,
 }
 
 /// An extension to the contract: the last frame before the server closes a connection.

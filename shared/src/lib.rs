@@ -7,6 +7,7 @@
 //! shapes ([`model`]) and the validation rules for names and passwords ([`validate`]).
 //! No I/O happens here beyond the codec.
 
+pub mod bounds;
 pub mod codec;
 pub mod envelope;
 pub mod error;

@@ -179,8 +179,15 @@ pub struct FriendRemove {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FriendList {}
 
+/// One page of pending requests, both directions together, by `request_id`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FriendRequests {}
+pub struct FriendRequests {
+    /// The `next` of the previous page: requests after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Block {
@@ -224,6 +231,11 @@ pub struct GroupJoin {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupRequests {
     pub group_id: u64,
+    /// The `next` of the previous page: requests after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -72,19 +72,45 @@ pub fn group_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// 0 to 256 characters.
+/// 0 to 256 characters, no control characters.
 pub fn description(text: &str) -> Result<(), String> {
-    bounded_text("description", text, DESCRIPTION_MAX_CHARS)
+    bounded_text("description", text, DESCRIPTION_MAX_CHARS)?;
+    no_controls("description", text)
 }
 
-/// 0 to 256 characters.
+/// 0 to 256 characters, no control characters: what a stranger can put in front of
+/// someone else's eyes must not steer their terminal.
 pub fn note(text: &str) -> Result<(), String> {
-    bounded_text("note", text, NOTE_MAX_CHARS)
+    bounded_text("note", text, NOTE_MAX_CHARS)?;
+    no_controls("note", text)
+}
+
+/// A message body's characters: line breaks and tabs are text, every other control
+/// character is refused (the size limit is the server's `max_body`).
+pub fn body(text: &str) -> Result<(), String> {
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err("body may not hold control characters other than newline and tab".into());
+    }
+    Ok(())
+}
+
+/// A page cursor, when given: an id, so 1 to 2^53-1.
+pub fn cursor(cursor: Option<u64>) -> Result<(), String> {
+    match cursor {
+        Some(c) if !(1..=crate::MAX_ID).contains(&c) => {
+            Err(format!("cursor must be 1 to {} when given", crate::MAX_ID))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// 0 to 64 characters, no control characters: device and client labels.
 pub fn label(what: &str, text: &str) -> Result<(), String> {
     bounded_text(what, text, LABEL_MAX_CHARS)?;
+    no_controls(what, text)
+}
+
+fn no_controls(what: &str, text: &str) -> Result<(), String> {
     if text.chars().any(char::is_control) {
         return Err(format!("{what} may not hold control characters"));
     }
@@ -136,5 +162,32 @@ mod tests {
         assert!(note("").is_ok());
         assert!(label("device", "laptop").is_ok());
         assert!(label("device", "lap\ttop").is_err());
+    }
+
+    #[test]
+    fn control_characters() {
+        let esc = "\u{1b}".repeat(256);
+        assert!(note(&esc).is_err(), "the attack's notes");
+        assert!(note(&"群".repeat(256)).is_ok());
+        assert!(note(&"群".repeat(257)).is_err());
+        for bad in ["a\nb", "a\tb", "a\rb", "\u{7f}", "\u{9b}"] {
+            assert!(note(bad).is_err(), "{bad:?}");
+            assert!(description(bad).is_err(), "{bad:?}");
+        }
+        assert!(description("plain words, üñí and 群").is_ok());
+        assert!(body("two\nlines\tand a tab").is_ok());
+        for bad in ["\u{1b}[2J", "a\rb", "\u{0}", "\u{7f}", "\u{85}"] {
+            assert!(body(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cursors() {
+        assert!(cursor(None).is_ok());
+        assert!(cursor(Some(1)).is_ok());
+        assert!(cursor(Some(crate::MAX_ID)).is_ok());
+        assert!(cursor(Some(0)).is_err());
+        assert!(cursor(Some(crate::MAX_ID + 1)).is_err());
+        assert!(cursor(Some(u64::MAX)).is_err());
     }
 }

@@ -127,3 +127,32 @@ fn every_error_code_has_its_wire_name() {
         assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
     }
 }
+
+#[test]
+fn every_id_and_count_out_of_range_is_a_bad_request_naming_its_field() {
+    let huge = u64::MAX;
+    let cases = [
+        (json!({"op": "recall", "msg_id": huge}), "msg_id"),
+        (json!({"op": "group_info", "group_id": huge}), "group_id"),
+        (json!({"op": "group_join", "group_id": 0}), "group_id"),
+        (json!({"op": "friend_respond", "request_id": huge, "accept": true}), "request_id"),
+        (json!({"op": "group_respond", "request_id": 9007199254740992u64, "accept": true}), "request_id"),
+        (json!({"op": "file_finish", "file_id": huge}), "file_id"),
+        (json!({"op": "file_download", "file_id": 1, "offset": huge, "length": 1}), "offset"),
+        (json!({"op": "read", "with": {"user": "bob"}, "seq": huge}), "seq"),
+        (json!({"op": "sync", "with": {"user": "bob"}, "after": huge}), "after"),
+        (json!({"op": "history", "with": {"user": "bob"}, "before": huge}), "before"),
+        (json!({"op": "history", "with": {"user": "bob"}, "limit": huge}), "limit"),
+        (json!({"op": "conversations", "before": -5}), "before"),
+        (json!({"op": "send", "to": {"group": huge}, "body": "x"}), "group"),
+        (json!({"op": "sync", "with": {"group": 0}}), "group"),
+    ];
+    for (mut payload, field) in cases {
+        payload["id"] = json!(4);
+        let e = parse_request(payload.to_string().as_bytes()).unwrap_err();
+        assert_eq!((e.re, e.error.code), (4, ErrorCode::BadRequest), "{payload}");
+        assert!(e.error.message.contains(&format!("`{field}`")), "{payload}: {}", e.error.message);
+    }
+    let (_, r) = parse_request(br#"{"id":1,"op":"recall","msg_id":9007199254740991}"#).unwrap();
+    assert_eq!(r, Request::Recall(request::Recall { msg_id: 9007199254740991 }));
+}

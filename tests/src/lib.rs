@@ -272,6 +272,16 @@ impl Raw {
         Self { stream, buf: BytesMut::new() }
     }
 
+    /// A connection from another loopback address (`127.0.0.2`, ...), as a client
+    /// on another machine would come from its own.
+    pub async fn connect_from(addr: SocketAddr, from: &str) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(from.parse().unwrap(), 0)).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Self { stream, buf: BytesMut::new() }
+    }
+
     /// Writes bytes as they are.
     pub async fn write(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();

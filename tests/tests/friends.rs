@@ -65,12 +65,12 @@ async fn request_and_accept(b: Backend) {
     assert_eq!(again.request_id, r.request_id);
     assert!(bob.events_so_far().await.is_empty());
 
-    let incoming = bob.client.call(FriendRequests {}).await.unwrap();
+    let incoming = bob.client.call(FriendRequests::default()).await.unwrap();
     assert_eq!(incoming.incoming.len(), 1);
     assert_eq!((incoming.incoming[0].from.as_str(), incoming.incoming[0].from_id), ("alice", alice.user_id));
     assert_eq!(incoming.incoming[0].note, "hi, it's alice");
     assert!(incoming.outgoing.is_empty());
-    let outgoing = alice.client.call(FriendRequests {}).await.unwrap();
+    let outgoing = alice.client.call(FriendRequests::default()).await.unwrap();
     assert_eq!((outgoing.outgoing[0].to.as_str(), outgoing.outgoing[0].request_id), ("bob", r.request_id));
 
     bob.client.call(FriendRespond { request_id: r.request_id, accept: true }).await.unwrap();
@@ -85,7 +85,7 @@ async fn request_and_accept(b: Backend) {
 
     assert_eq!(friends_of(&alice).await, vec![("bob".into(), true, false)]);
     assert_eq!(friends_of(&bob).await, vec![("alice".into(), true, false)]);
-    let none = bob.client.call(FriendRequests {}).await.unwrap();
+    let none = bob.client.call(FriendRequests::default()).await.unwrap();
     assert!(none.incoming.is_empty() && none.outgoing.is_empty());
     server.finish().await;
 }
@@ -184,7 +184,7 @@ async fn refusals(b: Backend) {
     assert_eq!(code(c.call(Unblock { user: "nobody".into() }).await), ErrorCode::NotFound);
     // None of that changed anything.
     assert_eq!(friends_of(&alice).await, vec![("bob".into(), true, false)]);
-    assert_eq!(carol.client.call(FriendRequests {}).await.unwrap().incoming.len(), 1);
+    assert_eq!(carol.client.call(FriendRequests::default()).await.unwrap().incoming.len(), 1);
     server.finish().await;
 }
 
@@ -239,7 +239,7 @@ async fn requests_wait_for_an_offline_user(b: Backend) {
     let r = alice.client.call(request("bob", Some("while you were out"))).await.unwrap();
     let mut bob = server.login("bob").await;
     assert!(bob.events_so_far().await.is_empty(), "the live event was missed");
-    let pending = bob.client.call(FriendRequests {}).await.unwrap();
+    let pending = bob.client.call(FriendRequests::default()).await.unwrap();
     assert_eq!(pending.incoming.len(), 1);
     assert_eq!(
         (pending.incoming[0].request_id, pending.incoming[0].note.as_str()),
@@ -264,8 +264,8 @@ async fn blocking_stops_requests_and_presence_both_ways(b: Backend) {
     dave.client.call(request("carol", None)).await.unwrap();
     carol.client.call(Block { user: "dave".into() }).await.unwrap();
     carol.client.call(Block { user: "dave".into() }).await.unwrap(); // idempotent
-    assert!(carol.client.call(FriendRequests {}).await.unwrap().incoming.is_empty());
-    assert!(dave.client.call(FriendRequests {}).await.unwrap().outgoing.is_empty());
+    assert!(carol.client.call(FriendRequests::default()).await.unwrap().incoming.is_empty());
+    assert!(dave.client.call(FriendRequests::default()).await.unwrap().outgoing.is_empty());
     for (from, to) in [(&dave, "carol"), (&carol, "dave")] {
         let err = from.client.call(request(to, None)).await.unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::Forbidden));
@@ -310,6 +310,9 @@ async fn deleting_an_account_ends_its_friendships(b: Backend) {
     let removed = event::FriendRemoved { user: "bob".into(), user_id: bob.user_id };
     assert_eq!(alice.events_so_far().await, vec![Event::FriendRemoved(removed)]);
     assert!(friends_of(&alice).await.is_empty());
-    assert!(carol.client.call(FriendRequests {}).await.unwrap().outgoing.is_empty(), "pending request gone");
+    assert!(
+        carol.client.call(FriendRequests::default()).await.unwrap().outgoing.is_empty(),
+        "pending request gone"
+    );
     server.finish().await;
 }

@@ -7,7 +7,7 @@ use chat_proto::ErrorCode;
 use chat_proto::event::{self, Event};
 use chat_proto::model::{LeaveReason, Role};
 use chat_proto::request::{
-    DeleteAccount, GroupCreate, GroupDissolve, GroupInfo, GroupJoin, GroupKick, GroupLeave, GroupList,
+    Block, DeleteAccount, GroupCreate, GroupDissolve, GroupInfo, GroupJoin, GroupKick, GroupLeave, GroupList,
     GroupMembers, GroupRequests, GroupRespond, GroupSearch, GroupSetRole,
 };
 use chat_tests::{Backend, PASSWORD, TestServer, User, backend_tests, code};
@@ -21,6 +21,7 @@ backend_tests!(
     a_full_group_refuses_more,
     join_requests_wait_for_an_offline_owner,
     deleting_an_account_dissolves_and_leaves,
+    a_block_hides_presence_among_members,
 );
 
 async fn create(u: &User, name: &str) -> u64 {
@@ -37,6 +38,10 @@ pub async fn add(owner: &mut User, user: &mut User, group_id: u64) {
     owner.client.call(GroupRespond { request_id: r.request_id, accept: true }).await.unwrap();
     owner.events_so_far().await;
     user.events_so_far().await;
+}
+
+async fn pending(u: &User, group_id: u64) -> usize {
+    u.client.call(GroupRequests { group_id, cursor: None, limit: None }).await.unwrap().requests.len()
 }
 
 async fn members(u: &User, group_id: u64) -> Vec<(String, Role, bool)> {
@@ -125,7 +130,8 @@ async fn join_by_approval(b: Backend) {
         note: "let me in".into(),
     };
     assert_eq!(alice.events_so_far().await, vec![Event::GroupJoinRequest(request)]);
-    let pending = alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests;
+    let pending =
+        alice.client.call(GroupRequests { group_id: g, cursor: None, limit: None }).await.unwrap().requests;
     assert_eq!(pending.len(), 1);
     assert_eq!(
         (pending[0].request_id, pending[0].user.as_str(), pending[0].note.as_str()),
@@ -143,7 +149,15 @@ async fn join_by_approval(b: Backend) {
         vec![("alice".into(), Role::Owner, true), ("bob".into(), Role::Member, true)]
     );
     assert_eq!(bob.client.call(GroupInfo { group_id: g }).await.unwrap().member_count, 2);
-    assert!(alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests.is_empty());
+    assert!(
+        alice
+            .client
+            .call(GroupRequests { group_id: g, cursor: None, limit: None })
+            .await
+            .unwrap()
+            .requests
+            .is_empty()
+    );
     assert_eq!(code(bob.client.call(GroupJoin { group_id: g, note: None }).await), ErrorCode::Conflict);
     assert_eq!(code(bob.client.call(GroupJoin { group_id: 999_999, note: None }).await), ErrorCode::NotFound);
     drop(alice);
@@ -211,7 +225,7 @@ async fn roles_decide_who_may_do_what(b: Backend) {
     let r = newbie.client.call(GroupJoin { group_id: g, note: None }).await.unwrap();
     assert_eq!(admin.events_so_far().await.len(), 1, "admins hear of join requests");
     assert!(m1.events_so_far().await.is_empty(), "members do not");
-    assert_eq!(admin.client.call(GroupRequests { group_id: g }).await.unwrap().requests.len(), 1);
+    assert_eq!(pending(&admin, g).await, 1);
     admin.client.call(GroupRespond { request_id: r.request_id, accept: true }).await.unwrap();
     newbie.events_so_far().await;
     owner.events_so_far().await;
@@ -243,16 +257,22 @@ async fn roles_decide_who_may_do_what(b: Backend) {
     server.finish().await;
 }
 
-async fn leaving_and_dissolving(b: Backend) {
-    let Some(server) = TestServer::start(b).await else {
-        return;
-    };
+/// A group "club" of alice (its owner), bob and carol, all online.
+async fn club(server: &TestServer) -> (User, User, User, u64) {
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let mut carol = server.user("carol").await;
     let g = create(&alice, "club").await;
     add(&mut alice, &mut bob, g).await;
     add(&mut alice, &mut carol, g).await;
+    (alice, bob, carol, g)
+}
+
+async fn leaving_and_dissolving(b: Backend) {
+    let Some(server) = TestServer::start(b).await else {
+        return;
+    };
+    let (mut alice, mut bob, mut carol, g) = club(&server).await;
     bob.events_so_far().await;
 
     assert_eq!(
@@ -298,11 +318,7 @@ async fn a_full_group_refuses_more(b: Backend) {
     let full = alice.client.call(GroupRespond { request_id: rc.request_id, accept: true }).await;
     assert_eq!(code(full), ErrorCode::Conflict);
     assert_eq!(alice.client.call(GroupInfo { group_id: g }).await.unwrap().member_count, 2);
-    assert_eq!(
-        alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests.len(),
-        1,
-        "still pending"
-    );
+    assert_eq!(pending(&alice, g).await, 1, "still pending");
     // Rejecting is always possible.
     alice.client.call(GroupRespond { request_id: rc.request_id, accept: false }).await.unwrap();
     server.finish().await;
@@ -319,7 +335,8 @@ async fn join_requests_wait_for_an_offline_owner(b: Backend) {
     let r = bob.client.call(GroupJoin { group_id: g, note: Some("hello".into()) }).await.unwrap();
     let mut alice = server.login("alice").await;
     assert!(alice.events_so_far().await.is_empty());
-    let pending = alice.client.call(GroupRequests { group_id: g }).await.unwrap().requests;
+    let pending =
+        alice.client.call(GroupRequests { group_id: g, cursor: None, limit: None }).await.unwrap().requests;
     assert_eq!((pending[0].request_id, pending[0].user_id), (r.request_id, bob.user_id));
     server.finish().await;
 }
@@ -348,5 +365,23 @@ async fn deleting_an_account_dissolves_and_leaves(b: Backend) {
     let info = carol.client.call(GroupInfo { group_id: other }).await.unwrap();
     assert_eq!(info.member_count, 2);
     assert_eq!(members(&carol, other).await.len(), 2);
+    server.finish().await;
+}
+
+/// `online` in `group_members` never crosses a block, in either direction, as in
+/// `friend_list`; members with no block between them still see each other.
+async fn a_block_hides_presence_among_members(b: Backend) {
+    let Some(server) = TestServer::start(b).await else {
+        return;
+    };
+    let (alice, bob, carol, g) = club(&server).await;
+    bob.client.call(Block { user: "alice".into() }).await.unwrap();
+    let online = |list: Vec<(String, Role, bool)>| list.into_iter().map(|m| (m.0, m.2)).collect::<Vec<_>>();
+    let pair = |a: bool, b: bool, c: bool| {
+        vec![("alice".to_string(), a), ("bob".to_string(), b), ("carol".to_string(), c)]
+    };
+    assert_eq!(online(members(&alice, g).await), pair(true, false, true), "the blocker is hidden");
+    assert_eq!(online(members(&bob, g).await), pair(false, true, true), "the blocked is hidden");
+    assert_eq!(online(members(&carol, g).await), pair(true, true, true), "no block, no hiding");
     server.finish().await;
 }

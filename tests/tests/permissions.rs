@@ -17,14 +17,14 @@ async fn snapshot(users: &[&User], groups: &[u64], owner: &User) -> String {
     let mut seen = String::new();
     for u in users {
         let friends = u.client.call(FriendList {}).await.unwrap();
-        let requests = u.client.call(FriendRequests {}).await.unwrap();
+        let requests = u.client.call(FriendRequests::default()).await.unwrap();
         let groups = u.client.call(GroupList {}).await.unwrap();
         seen += &format!("{}: {friends:?} {requests:?} {groups:?}\n", u.username);
     }
     for &g in groups {
         let info = owner.client.call(GroupInfo { group_id: g }).await;
         let members = owner.client.call(GroupMembers { group_id: g }).await;
-        let requests = owner.client.call(GroupRequests { group_id: g }).await;
+        let requests = owner.client.call(GroupRequests { group_id: g, cursor: None, limit: None }).await;
         seen += &format!("group {g}: {info:?} {members:?} {requests:?}\n");
     }
     seen
@@ -114,7 +114,12 @@ async fn refused_ops_change_nothing(b: Backend) {
         ("info, no group", &mia.client, GroupInfo { group_id: missing }.into(), NotFound),
         ("info, dissolved", &olga.client, GroupInfo { group_id: gone }.into(), NotFound),
         ("join, dissolved", &xena.client, GroupJoin { group_id: gone, note: None }.into(), NotFound),
-        ("requests, dissolved", &olga.client, GroupRequests { group_id: gone }.into(), NotFound),
+        (
+            "requests, dissolved",
+            &olga.client,
+            GroupRequests { group_id: gone, cursor: None, limit: None }.into(),
+            NotFound,
+        ),
         (
             "respond, dissolved",
             &olga.client,
@@ -136,9 +141,24 @@ async fn refused_ops_change_nothing(b: Backend) {
         ("join as owner", &olga.client, GroupJoin { group_id: g, note: None }.into(), Conflict),
         ("join as member", &mia.client, GroupJoin { group_id: g, note: None }.into(), Conflict),
         // groups: join requests
-        ("requests as outsider", &xena.client, GroupRequests { group_id: g }.into(), NotMember),
-        ("requests as applicant", &pete.client, GroupRequests { group_id: g }.into(), NotMember),
-        ("requests as member", &mia.client, GroupRequests { group_id: g }.into(), Forbidden),
+        (
+            "requests as outsider",
+            &xena.client,
+            GroupRequests { group_id: g, cursor: None, limit: None }.into(),
+            NotMember,
+        ),
+        (
+            "requests as applicant",
+            &pete.client,
+            GroupRequests { group_id: g, cursor: None, limit: None }.into(),
+            NotMember,
+        ),
+        (
+            "requests as member",
+            &mia.client,
+            GroupRequests { group_id: g, cursor: None, limit: None }.into(),
+            Forbidden,
+        ),
         (
             "respond as member",
             &mia.client,

@@ -25,18 +25,18 @@ async fn thousands_of_friends_and_a_full_group(b: Backend) {
     let now = 1_763_800_000_000;
     for i in 0..FRIENDS {
         let id = store.create_user(&format!("friend{i:05}"), "$argon2id$unused", now).await.unwrap();
-        let outcome = store.friend_request(id, alice.user_id, "", now).await.unwrap();
+        let outcome = store.friend_request(id, alice.user_id, "", u64::MAX, now).await.unwrap();
         let chat_server::store::FriendRequestOutcome::Created { request_id } = outcome else {
             panic!("{outcome:?}")
         };
         store.friend_respond(request_id, alice.user_id, true, now).await.unwrap();
         if (i as u64) < MEMBERS - 1 {
             let chat_server::store::JoinOutcome::Pending { request_id, .. } =
-                store.group_join(g, id, "", now).await.unwrap()
+                store.group_join(g, id, "", u64::MAX, now).await.unwrap()
             else {
                 panic!()
             };
-            store.group_respond(request_id, true, MEMBERS, now).await.unwrap();
+            store.group_respond(request_id, alice.user_id, true, MEMBERS, now).await.unwrap().unwrap();
         }
     }
     store.close().await;

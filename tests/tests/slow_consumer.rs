@@ -11,7 +11,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_reader_is_dropped_and_catches_up_later() {
-    let args = ["--outbox", "16", "--send-rate", "100000", "--send-burst", "100000"];
+    let args = ["--outbox-bytes", "1048576", "--send-rate", "100000", "--send-burst", "100000"];
     let server = TestServer::start_with(Backend::Sqlite, &args).await.unwrap();
     let alice = server.user("alice").await;
     let mut carol = server.user("carol").await;

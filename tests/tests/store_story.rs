@@ -5,13 +5,20 @@
 
 use chat_proto::model::Role;
 use chat_server::store::{
-    DeletedAccount, FriendRequestOutcome as F, JoinOutcome, NewSession, RespondOutcome, StoreError, UserRef,
+    DeletedAccount, FriendRequestOutcome as F, GroupRefusal, JoinOutcome, NewSession, StoreError, UserRef,
 };
 use chat_tests::{Backend, TestDb, backend_tests};
 
-backend_tests!(accounts_and_sessions_story, friends_and_groups_story);
+backend_tests!(
+    accounts_and_sessions_story,
+    friends_and_groups_story,
+    a_lost_role_is_refused_by_the_store,
+    pending_requests_are_capped_and_paged_by_id
+);
 
 const DAY: i64 = 86_400_000;
+/// A cap on pending requests that the story never reaches.
+const CAP: u64 = 1000;
 
 fn session<'a>(user_id: u64, token_hash: &'a str, now: i64) -> NewSession<'a> {
     NewSession { user_id, token_hash, device: "phone", now, expires_at: now + DAY }
@@ -46,7 +53,7 @@ async fn accounts_and_sessions_story(b: Backend) {
     let s3 = store.create_session(session(bob, "cc", now)).await.unwrap();
     assert!(s1 != s2 && s2 != s3);
     // A resume within a day of the last push leaves the expiry; a later one moves it.
-    let (sid, user) = store.resume_session("aa", now + 1, now + 2 * DAY).await.unwrap().unwrap();
+    let (sid, user, _) = store.resume_session("aa", now + 1, now + 2 * DAY).await.unwrap().unwrap();
     assert_eq!((sid, user.id), (s1, alice));
     assert!(store.resume_session("aa", now + 2, now + 3 * DAY).await.unwrap().is_some());
     assert!(
@@ -64,7 +71,7 @@ async fn accounts_and_sessions_story(b: Backend) {
     // A password change revokes every session and opens exactly one new one.
     let fresh = store.replace_password(alice, "$argon2id$hash-a2", session(alice, "dd", now)).await.unwrap();
     assert!(store.resume_session("aa", now, now + DAY).await.unwrap().is_none());
-    let (sid, user) = store.resume_session("dd", now, now + DAY).await.unwrap().unwrap();
+    let (sid, user, _) = store.resume_session("dd", now, now + DAY).await.unwrap().unwrap();
     assert_eq!((sid, user.password_hash.as_str()), (fresh, "$argon2id$hash-a2"));
 
     // Logout deletes one session.
@@ -102,22 +109,22 @@ async fn friends_and_groups_story(b: Backend) {
     let user = |id, name: &str| UserRef { id, username: name.into() };
 
     // Friend requests: new, repeated, crossing, already friends.
-    let F::Created { request_id: r1 } = store.friend_request(ann, ben, "hi", now).await.unwrap() else {
+    let F::Created { request_id: r1 } = store.friend_request(ann, ben, "hi", CAP, now).await.unwrap() else {
         panic!()
     };
     assert_eq!(
-        store.friend_request(ann, ben, "again", now).await.unwrap(),
+        store.friend_request(ann, ben, "again", CAP, now).await.unwrap(),
         F::AlreadyPending { request_id: r1 }
     );
-    let (incoming, outgoing) = store.friend_requests(ben).await.unwrap();
+    let (incoming, outgoing) = store.friend_requests(ben, 0, 100).await.unwrap();
     assert_eq!((incoming.len(), outgoing.len()), (1, 0));
     assert_eq!((incoming[0].other.clone(), incoming[0].note.as_str()), (user(ann, "ann"), "hi"));
-    assert_eq!(store.friend_request(ben, ann, "", now).await.unwrap(), F::Accepted { request_id: r1 });
-    assert_eq!(store.friend_request(ann, ben, "", now).await.unwrap(), F::AlreadyFriends);
-    assert!(store.friend_requests(ben).await.unwrap().0.is_empty());
+    assert_eq!(store.friend_request(ben, ann, "", CAP, now).await.unwrap(), F::Accepted { request_id: r1 });
+    assert_eq!(store.friend_request(ann, ben, "", CAP, now).await.unwrap(), F::AlreadyFriends);
+    assert!(store.friend_requests(ben, 0, 100).await.unwrap().0.is_empty());
 
     // Responding: only the addressee, only once.
-    let F::Created { request_id: r2 } = store.friend_request(cat, ann, "", now).await.unwrap() else {
+    let F::Created { request_id: r2 } = store.friend_request(cat, ann, "", CAP, now).await.unwrap() else {
         panic!()
     };
     assert_eq!(store.friend_respond(r2, cat, true, now).await.unwrap(), None, "not addressed to cat");
@@ -129,12 +136,12 @@ async fn friends_and_groups_story(b: Backend) {
     assert_eq!(names(store.friend_list(ann).await.unwrap()), ["ben", "cat"]);
 
     // Blocks: flags both ways, audience, pending requests dropped, requests refused.
-    let F::Created { .. } = store.friend_request(dan, ann, "", now).await.unwrap() else { panic!() };
+    let F::Created { .. } = store.friend_request(dan, ann, "", CAP, now).await.unwrap() else { panic!() };
     store.block(ann, dan, now).await.unwrap();
     store.block(ann, dan, now).await.unwrap();
-    assert!(store.friend_requests(ann).await.unwrap().0.is_empty());
-    assert_eq!(store.friend_request(dan, ann, "", now).await.unwrap(), F::Blocked);
-    assert_eq!(store.friend_request(ann, dan, "", now).await.unwrap(), F::Blocked);
+    assert!(store.friend_requests(ann, 0, 100).await.unwrap().0.is_empty());
+    assert_eq!(store.friend_request(dan, ann, "", CAP, now).await.unwrap(), F::Blocked);
+    assert_eq!(store.friend_request(ann, dan, "", CAP, now).await.unwrap(), F::Blocked);
     store.block(cat, ann, now).await.unwrap();
     let list = store.friend_list(ann).await.unwrap();
     assert_eq!((list[1].blocked_by_me, list[1].blocks_me), (false, true), "cat blocks ann");
@@ -152,32 +159,43 @@ async fn friends_and_groups_story(b: Backend) {
     let rec = store.group(g).await.unwrap().unwrap();
     assert_eq!((rec.name.as_str(), rec.owner.clone(), rec.member_count), ("Book Club", user(ann, "ann"), 1));
     let JoinOutcome::Pending { request_id: j1, new: true } =
-        store.group_join(g, ben, "me", now).await.unwrap()
+        store.group_join(g, ben, "me", CAP, now).await.unwrap()
     else {
         panic!()
     };
     assert_eq!(
-        store.group_join(g, ben, "", now).await.unwrap(),
+        store.group_join(g, ben, "", CAP, now).await.unwrap(),
         JoinOutcome::Pending { request_id: j1, new: false }
     );
-    assert_eq!(store.group_join(g, ann, "", now).await.unwrap(), JoinOutcome::AlreadyMember);
-    assert_eq!(store.group_join(999_999, ann, "", now).await.unwrap(), JoinOutcome::NoGroup);
-    let JoinOutcome::Pending { request_id: j2, .. } = store.group_join(g, cat, "", now).await.unwrap() else {
+    assert_eq!(store.group_join(g, ann, "", CAP, now).await.unwrap(), JoinOutcome::AlreadyMember);
+    assert_eq!(store.group_join(999_999, ann, "", CAP, now).await.unwrap(), JoinOutcome::NoGroup);
+    let JoinOutcome::Pending { request_id: j2, .. } = store.group_join(g, cat, "", CAP, now).await.unwrap()
+    else {
         panic!()
     };
-    assert_eq!(store.join_requests(g).await.unwrap().len(), 2);
-    let RespondOutcome::Done(req) = store.group_respond(j1, true, 2, now).await.unwrap() else { panic!() };
+    assert_eq!(store.join_requests(g, 0, 100).await.unwrap().len(), 2);
+    let req = store.group_respond(j1, ann, true, 2, now).await.unwrap().unwrap();
     assert_eq!((req.user, req.note.as_str()), (user(ben, "ben"), "me"));
-    assert_eq!(store.group_respond(j2, true, 2, now).await.unwrap(), RespondOutcome::Full);
-    assert_eq!(store.join_requests(g).await.unwrap().len(), 1, "a full group keeps the request");
-    assert!(matches!(store.group_respond(j2, true, 3, now).await.unwrap(), RespondOutcome::Done(_)));
-    assert_eq!(store.group_respond(j2, true, 3, now).await.unwrap(), RespondOutcome::NotFound);
+    assert_eq!(store.group_respond(j2, ann, true, 2, now).await.unwrap(), Err(GroupRefusal::Full));
+    assert_eq!(store.join_requests(g, 0, 100).await.unwrap().len(), 1, "a full group keeps the request");
+    assert!(store.group_respond(j2, ann, true, 3, now).await.unwrap().is_ok());
+    assert_eq!(store.group_respond(j2, ann, true, 3, now).await.unwrap(), Err(GroupRefusal::NoRequest));
     assert_eq!(store.group(g).await.unwrap().unwrap().member_count, 3);
-    assert!(store.group_set_role(g, ben, Role::Admin).await.unwrap());
-    assert!(!store.group_set_role(g, ann, Role::Admin).await.unwrap(), "the owner's role is fixed");
-    assert!(!store.group_set_role(g, dan, Role::Admin).await.unwrap(), "not a member");
+    assert_eq!(store.group_set_role(g, ann, ben, Role::Admin).await.unwrap(), Ok(true));
+    assert_eq!(store.group_set_role(g, ann, ben, Role::Admin).await.unwrap(), Ok(false), "no change");
+    assert!(
+        matches!(
+            store.group_set_role(g, ann, ann, Role::Admin).await.unwrap(),
+            Err(GroupRefusal::Forbidden(_))
+        ),
+        "the owner's role is fixed"
+    );
+    assert_eq!(
+        store.group_set_role(g, ann, dan, Role::Admin).await.unwrap(),
+        Err(GroupRefusal::TargetNotMember)
+    );
     let roles: Vec<_> =
-        store.group_members(g).await.unwrap().into_iter().map(|m| (m.user.username, m.role)).collect();
+        store.group_members(g, ann).await.unwrap().into_iter().map(|m| (m.user.username, m.role)).collect();
     assert_eq!(
         roles,
         [("ann".into(), Role::Owner), ("ben".into(), Role::Admin), ("cat".into(), Role::Member)]
@@ -191,16 +209,18 @@ async fn friends_and_groups_story(b: Backend) {
     assert_eq!(store.group(g).await.unwrap().unwrap().member_count, 2);
     assert_eq!(store.member_role(g, cat).await.unwrap(), None);
     let other = store.group_create(eve, "book swap", "", now).await.unwrap();
-    let JoinOutcome::Pending { request_id: j3, .. } = store.group_join(other, ann, "", now).await.unwrap()
+    let JoinOutcome::Pending { request_id: j3, .. } =
+        store.group_join(other, ann, "", CAP, now).await.unwrap()
     else {
         panic!()
     };
-    store.group_respond(j3, true, 10, now).await.unwrap();
-    let JoinOutcome::Pending { request_id: j4, .. } = store.group_join(other, ben, "", now).await.unwrap()
+    store.group_respond(j3, eve, true, 10, now).await.unwrap().unwrap();
+    let JoinOutcome::Pending { request_id: j4, .. } =
+        store.group_join(other, ben, "", CAP, now).await.unwrap()
     else {
         panic!()
     };
-    store.group_respond(j4, true, 10, now).await.unwrap();
+    store.group_respond(j4, eve, true, 10, now).await.unwrap().unwrap();
     let found: Vec<_> = store.group_search("BOOK", 50).await.unwrap().into_iter().map(|g| g.id).collect();
     assert_eq!(found, vec![g, other]);
     let of_ann: Vec<_> = store.groups_of(ann).await.unwrap().into_iter().map(|(g, r)| (g.id, r)).collect();
@@ -229,13 +249,126 @@ async fn friends_and_groups_story(b: Backend) {
     assert!(store.friend_list(ben).await.unwrap().is_empty());
 
     // Dissolving returns the former members and leaves nothing behind.
-    let JoinOutcome::Pending { .. } = store.group_join(other, dan, "", now).await.unwrap() else { panic!() };
+    let JoinOutcome::Pending { .. } = store.group_join(other, dan, "", CAP, now).await.unwrap() else {
+        panic!()
+    };
     let mut former = store.group_dissolve(other).await.unwrap();
     former.sort();
     assert_eq!(former, vec![ben, eve]);
     assert!(store.group(other).await.unwrap().is_none());
     assert!(store.groups_of(ben).await.unwrap().is_empty());
     assert!(store.group_dissolve(other).await.unwrap().is_empty());
+    store.close().await;
+    db.cleanup().await;
+}
+
+/// The store judges roles in the transaction that acts: an admin demoted before
+/// its call is refused by the store itself, whatever the service checked earlier.
+async fn a_lost_role_is_refused_by_the_store(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let store = db.open_store().await;
+    let now = 1_763_800_000_000;
+    let mut ids = Vec::new();
+    for name in ["olga", "adam", "mia", "pete"] {
+        ids.push(store.create_user(name, "h", now).await.unwrap());
+    }
+    let [olga, adam, mia, pete] = ids[..] else { unreachable!() };
+    let g = store.group_create(olga, "club", "", now).await.unwrap();
+    for u in [adam, mia] {
+        let JoinOutcome::Pending { request_id, .. } = store.group_join(g, u, "", CAP, now).await.unwrap()
+        else {
+            panic!()
+        };
+        store.group_respond(request_id, olga, true, 100, now).await.unwrap().unwrap();
+    }
+    assert_eq!(store.group_set_role(g, olga, adam, Role::Admin).await.unwrap(), Ok(true));
+    let JoinOutcome::Pending { request_id: pending, .. } =
+        store.group_join(g, pete, "", CAP, now).await.unwrap()
+    else {
+        panic!()
+    };
+
+    // The demotion lands between the service's old role check and the act.
+    assert_eq!(store.group_set_role(g, olga, adam, Role::Member).await.unwrap(), Ok(true));
+    let forbidden = |r: Result<_, GroupRefusal>| matches!(r, Err(GroupRefusal::Forbidden(_)));
+    assert!(forbidden(store.group_kick(g, adam, mia).await.unwrap()), "kick by a demoted admin");
+    assert!(forbidden(store.group_respond(pending, adam, true, 100, now).await.unwrap().map(|_| ())));
+    assert!(forbidden(store.group_set_role(g, adam, mia, Role::Admin).await.unwrap().map(|_| ())));
+    assert_eq!(store.group_kick(g, pete, mia).await.unwrap(), Err(GroupRefusal::NotMember));
+    assert_eq!(store.group_kick(g, 999_999, mia).await.unwrap(), Err(GroupRefusal::NotMember));
+    assert_eq!(store.group_kick(999_999, olga, mia).await.unwrap(), Err(GroupRefusal::NoGroup));
+    // Nothing changed.
+    let members: Vec<_> =
+        store.group_members(g, olga).await.unwrap().into_iter().map(|m| (m.user.id, m.role)).collect();
+    assert_eq!(members, [(olga, Role::Owner), (adam, Role::Member), (mia, Role::Member)]);
+    assert_eq!(store.join_requests(g, 0, 100).await.unwrap().len(), 1);
+    assert_eq!(store.group(g).await.unwrap().unwrap().member_count, 3);
+
+    // The owner still acts; kicking counts the member out.
+    assert_eq!(store.group_kick(g, olga, mia).await.unwrap(), Ok(()));
+    assert_eq!(store.group_kick(g, olga, mia).await.unwrap(), Err(GroupRefusal::TargetNotMember));
+    assert_eq!(store.group(g).await.unwrap().unwrap().member_count, 2);
+    store.close().await;
+    db.cleanup().await;
+}
+
+/// Pending requests stop at the cap (refused, nothing dropped) and list in pages
+/// by request id that skip nothing while requests come and go between pages.
+async fn pending_requests_are_capped_and_paged_by_id(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let store = db.open_store().await;
+    let now = 1_763_800_000_000;
+    let target = store.create_user("target", "h", now).await.unwrap();
+    let g = store.group_create(target, "club", "", now).await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let u = store.create_user(&format!("asker{i}"), "h", now).await.unwrap();
+        let F::Created { request_id } = store.friend_request(u, target, "hi", 4, now).await.unwrap() else {
+            assert_eq!(i, 4, "only the fifth is refused");
+            assert_eq!(store.friend_request(u, target, "hi", 4, now).await.unwrap(), F::TooManyPending);
+            assert_eq!(store.group_join(g, u, "", 4, now).await.unwrap(), JoinOutcome::TooManyPending);
+            continue;
+        };
+        store.group_join(g, u, "", 4, now).await.unwrap();
+        sent.push((u, request_id));
+    }
+    let (incoming, _) = store.friend_requests(target, 0, 100).await.unwrap();
+    assert_eq!(
+        incoming.iter().map(|r| r.request_id).collect::<Vec<_>>(),
+        sent.iter().map(|s| s.1).collect::<Vec<_>>()
+    );
+    // The same request again, or a crossing one, still passes at the cap.
+    assert_eq!(
+        store.friend_request(sent[0].0, target, "hi", 4, now).await.unwrap(),
+        F::AlreadyPending { request_id: sent[0].1 }
+    );
+
+    // Page of two; between pages the first is answered and a new one arrives.
+    let (page, _) = store.friend_requests(target, 0, 2).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.request_id).collect::<Vec<_>>(), [sent[0].1, sent[1].1]);
+    store.friend_respond(sent[0].1, target, false, now).await.unwrap().unwrap();
+    let late = store.create_user("late", "h", now).await.unwrap();
+    let F::Created { request_id: late_id } = store.friend_request(late, target, "", 4, now).await.unwrap()
+    else {
+        panic!()
+    };
+    let (page, _) = store.friend_requests(target, sent[1].1, 2).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.request_id).collect::<Vec<_>>(), [sent[2].1, sent[3].1]);
+    let (page, _) = store.friend_requests(target, sent[3].1, 2).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.request_id).collect::<Vec<_>>(), [late_id]);
+    // Outgoing pages the same way.
+    let (_, out) = store.friend_requests(sent[1].0, 0, 2).await.unwrap();
+    assert_eq!(out.iter().map(|r| r.other.id).collect::<Vec<_>>(), [target]);
+
+    let joins = store.join_requests(g, 0, 2).await.unwrap();
+    assert_eq!(joins.len(), 2);
+    let rest = store.join_requests(g, joins[1].request_id, 10).await.unwrap();
+    assert_eq!(rest.len(), 2);
+    assert!(rest[0].request_id > joins[1].request_id);
     store.close().await;
     db.cleanup().await;
 }

@@ -16,12 +16,13 @@ use chat_proto::envelope::{OutgoingRequest, ServerFrame, result_as};
 use chat_proto::{Call, ErrorBody, Event, FrameCodec, Request, encode_frame};
 use futures::StreamExt;
 use serde_json::{Map, Value};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
+
+use crate::tls::Endpoint;
 
 /// How long a request waits for its reply by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -36,6 +37,8 @@ const OUTBOX: usize = 256;
 pub enum ClientError {
     #[error("cannot connect: {0}")]
     Connect(std::io::Error),
+    #[error("TLS handshake failed: {0}")]
+    Tls(std::io::Error),
     #[error("the server refused `{op}`: {error}")]
     Server { op: &'static str, error: ErrorBody },
     #[error("no reply to `{op}` within {timeout:?}")]
@@ -114,6 +117,27 @@ impl Client {
         let stream = TcpStream::connect(addr).await.map_err(ClientError::Connect)?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
+        Ok(Self::start(rd, wr, timeout))
+    }
+
+    /// Connects to `endpoint`, over TLS when it says so.
+    pub async fn open(endpoint: &Endpoint, timeout: Duration) -> Result<Connected, ClientError> {
+        let stream = TcpStream::connect(endpoint.addr()).await.map_err(ClientError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let Some((connector, name)) = endpoint.tls() else {
+            let (rd, wr) = stream.into_split();
+            return Ok(Self::start(rd, wr, timeout));
+        };
+        let stream = connector.connect(name.clone(), stream).await.map_err(ClientError::Tls)?;
+        let (rd, wr) = tokio::io::split(stream);
+        Ok(Self::start(rd, wr, timeout))
+    }
+
+    fn start<R, W>(rd: R, wr: W, timeout: Duration) -> Connected
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let inner = Arc::new(Inner {
@@ -126,7 +150,7 @@ impl Client {
         tokio::spawn(write_loop(wr, outbox_rx, inner.closed.clone()));
         tokio::spawn(read_loop(rd, inner.clone(), events_tx));
         let owner = Arc::new(Owner(inner.closed.clone()));
-        Ok(Connected { client: Client { inner, _owner: owner }, events })
+        Connected { client: Client { inner, _owner: owner }, events }
     }
 
     /// Sends one request and waits for its reply.
@@ -174,7 +198,11 @@ impl Client {
     }
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut outbox: mpsc::Receiver<Bytes>, closed: CancellationToken) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut outbox: mpsc::Receiver<Bytes>,
+    closed: CancellationToken,
+) {
     loop {
         let frame = tokio::select! {
             _ = closed.cancelled() => break,
@@ -191,7 +219,7 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut outbox: mpsc::Receiver<Bytes>, c
     let _ = wr.shutdown().await;
 }
 
-async fn read_loop(rd: OwnedReadHalf, inner: Arc<Inner>, events: mpsc::Sender<Event>) {
+async fn read_loop<R: AsyncRead + Unpin>(rd: R, inner: Arc<Inner>, events: mpsc::Sender<Event>) {
     let mut frames = FramedRead::new(rd, FrameCodec::new(CLIENT_MAX_FRAME));
     loop {
         let payload = tokio::select! {
@@ -206,6 +234,15 @@ async fn read_loop(rd: OwnedReadHalf, inner: Arc<Inner>, events: mpsc::Sender<Ev
             },
         };
         match ServerFrame::parse(&payload) {
+            // `re` 0 answers no request: the server refuses the connection itself
+            // (at its limits, or a plain client on a TLS port). Every waiting
+            // request learns why.
+            Ok(ServerFrame::Reply { re: 0, result: Err(error) }) => {
+                tracing::warn!(code = %error.code, message = %error.message, "the server refused the connection");
+                for (_, slot) in inner.pending().drain() {
+                    let _ = slot.send(Err(error.clone()));
+                }
+            }
             Ok(ServerFrame::Reply { re, result }) => {
                 let slot = inner.pending().remove(&re);
                 match slot {

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::tls::TlsOptions;
+
 /// The server used when neither a flag, `CHAT_SERVER`, nor the config names one.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7878";
 
@@ -32,6 +34,10 @@ pub enum ConfigError {
 pub struct ClientConfig {
     /// `host:port` of the server.
     pub server: Option<String>,
+    /// Connect with TLS, verifying the server against the platform's trust store.
+    pub tls: Option<bool>,
+    /// PEM file of a private CA to trust instead (implies `tls`).
+    pub ca_file: Option<PathBuf>,
     /// Ring the terminal bell on a direct message or a mention (the TUI).
     pub bell: Option<bool>,
     /// Count mentions of your name as unread badges (the TUI).
@@ -43,6 +49,13 @@ pub struct ClientConfig {
     /// Key bindings of the TUI: action name to key (`"ctrl+n"`) or keys.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub keys: std::collections::BTreeMap<String, KeyList>,
+}
+
+impl ClientConfig {
+    /// The TLS settings this file asks for.
+    pub fn tls_options(&self) -> TlsOptions {
+        TlsOptions { enabled: self.tls.unwrap_or(false), ca_file: self.ca_file.clone() }
+    }
 }
 
 /// One key or several, in the `[keys]` table.
@@ -69,6 +82,9 @@ pub struct SavedSession {
     pub username: String,
     pub user_id: u64,
     pub token: String,
+    /// How the session was reached, so later runs reach it the same way.
+    #[serde(default)]
+    pub tls: TlsOptions,
 }
 
 impl std::fmt::Debug for SavedSession {
@@ -78,6 +94,7 @@ impl std::fmt::Debug for SavedSession {
             .field("username", &self.username)
             .field("user_id", &self.user_id)
             .field("token", &"<redacted>")
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -202,8 +219,13 @@ mod tests {
         let p = Profile::under(&base.path().join("c"), &base.path().join("d"), "work").unwrap();
         assert_eq!(p.load_config().unwrap(), ClientConfig::default());
         assert!(p.load_session().unwrap().is_none());
-        let s =
-            SavedSession { server: "h:1".into(), username: "ann".into(), user_id: 3, token: "f".repeat(64) };
+        let s = SavedSession {
+            server: "h:1".into(),
+            username: "ann".into(),
+            user_id: 3,
+            token: "f".repeat(64),
+            tls: TlsOptions::default(),
+        };
         p.save_session(&s).unwrap();
         assert_eq!(p.load_session().unwrap(), Some(s.clone()));
         assert!(!format!("{s:?}").contains("ffff"));

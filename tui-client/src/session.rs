@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientError, Connected};
 use crate::history::{History, HistoryError, LiveOutcome};
+use crate::tls::Endpoint;
 
 /// First wait before a reconnect; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -63,7 +64,7 @@ pub enum SessionError {
 /// How to reach and authenticate.
 #[derive(Clone)]
 pub struct SessionConfig {
-    pub server: String,
+    pub server: Endpoint,
     pub username: String,
     pub token: String,
     pub request_timeout: Duration,
@@ -181,7 +182,7 @@ async fn run(
 }
 
 async fn connect(config: &SessionConfig) -> Result<(Connected, Duration), SessionError> {
-    let connected = Client::connect_with_timeout(config.server.as_str(), config.request_timeout).await?;
+    let connected = Client::open(&config.server, config.request_timeout).await?;
     let hello = connected.client.call(Hello { client: Some("chat-tui".into()), protocol: Some(1) }).await?;
     connected.client.call(Resume { token: config.token.clone(), device: Some("chat-tui".into()) }).await?;
     Ok((connected, Duration::from_secs(hello.heartbeat_secs.max(1))))

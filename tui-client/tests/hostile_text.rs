@@ -126,8 +126,13 @@ fn every_subcommand_prints_server_text_escaped() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
     let server = stand_in();
-    let session =
-        SavedSession { server: server.clone(), username: "alice".into(), user_id: 1, token: "t".into() };
+    let session = SavedSession {
+        server: server.clone(),
+        username: "alice".into(),
+        user_id: 1,
+        token: "t".into(),
+        tls: Default::default(),
+    };
     profile(home).save_session(&session).unwrap();
 
     let history = printed(home, &server, &["history", "--with", "mallory"]);

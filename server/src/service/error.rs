@@ -3,7 +3,10 @@
 
 use chat_proto::{ErrorBody, ErrorCode};
 
+use std::time::Duration;
+
 use crate::auth::HashError;
+use crate::log_limit::LogLimit;
 use crate::store::StoreError;
 
 /// A refusal or failure of one op, sent back as its error reply.
@@ -31,9 +34,18 @@ impl OpError {
     }
 }
 
+/// Store failures reach the log a few times a second at most, whoever causes them.
+static STORE_FAILURES: LogLimit = LogLimit::new(5, Duration::from_secs(1));
+
 impl From<StoreError> for OpError {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store operation failed");
+        if let StoreError::OutOfRange(what) = &e {
+            tracing::debug!(error = %e, "request value out of range");
+            return Self::bad_request(format!("{what} is out of range"));
+        }
+        if let Some(dropped) = STORE_FAILURES.admit() {
+            tracing::error!(error = %e, dropped, "store operation failed");
+        }
         Self::internal()
     }
 }

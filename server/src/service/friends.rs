@@ -5,13 +5,15 @@ use chat_proto::reply::{
     Empty, Friend, FriendListReply, FriendRequestReply, FriendRequestsReply, IncomingFriendRequest,
     OutgoingFriendRequest,
 };
-use chat_proto::request::{Block, FriendRemove, FriendRequest, FriendRespond, Unblock};
+use chat_proto::request::{Block, FriendRemove, FriendRequest, FriendRequests, FriendRespond, Unblock};
 use chat_proto::{ErrorCode, validate};
+use serde::Serialize;
 
+use super::paging::{keyset_page, page_limit};
 use super::{OpError, find_user, presence};
 use crate::conn::Connection;
 use crate::state::now_ms;
-use crate::store::FriendRequestOutcome;
+use crate::store::{FriendRequestOutcome, PendingFriendRequest};
 
 /// The one refusal of `friend_request`, whatever its cause, so that a block is not
 /// revealed as such.
@@ -26,7 +28,8 @@ pub async fn friend_request(conn: &Connection, r: FriendRequest) -> Result<Frien
     if target.id == me.user_id {
         return Err(OpError::new(ErrorCode::Conflict, "you cannot befriend yourself"));
     }
-    match state.store.friend_request(me.user_id, target.id, &note, now_ms()).await? {
+    let max_pending = state.config.max_pending_friend_requests;
+    match state.store.friend_request(me.user_id, target.id, &note, max_pending, now_ms()).await? {
         FriendRequestOutcome::Created { request_id } => {
             let event =
                 FriendRequestEvent { request_id, from: me.username.clone(), from_id: me.user_id, note };
@@ -55,6 +58,10 @@ pub async fn friend_request(conn: &Connection, r: FriendRequest) -> Result<Frien
             Err(OpError::new(ErrorCode::Conflict, format!("you and {} are already friends", target.username)))
         }
         FriendRequestOutcome::Blocked => Err(OpError::new(ErrorCode::Forbidden, REQUEST_REFUSED)),
+        FriendRequestOutcome::TooManyPending => Err(OpError::new(
+            ErrorCode::Conflict,
+            format!("{} has too many pending friend requests; try again later", target.username),
+        )),
     }
 }
 
@@ -101,8 +108,7 @@ pub async fn friend_list(conn: &Connection) -> Result<FriendListReply, OpError> 
         .await?
         .into_iter()
         .map(|f| Friend {
-            // Presence never crosses a block, in either direction.
-            online: !f.blocked_by_me && !f.blocks_me && state.hub.is_online(f.user.id),
+            online: presence::shown(f.blocked_by_me || f.blocks_me, || state.hub.is_online(f.user.id)),
             user_id: f.user.id,
             username: f.user.username,
             blocked: f.blocked_by_me,
@@ -111,31 +117,66 @@ pub async fn friend_list(conn: &Connection) -> Result<FriendListReply, OpError> 
     Ok(FriendListReply { friends })
 }
 
-pub async fn friend_requests(conn: &Connection) -> Result<FriendRequestsReply, OpError> {
+/// A pending request of either direction, as listed.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Listed {
+    Incoming(IncomingFriendRequest),
+    Outgoing(OutgoingFriendRequest),
+}
+
+impl Listed {
+    fn request_id(&self) -> u64 {
+        match self {
+            Listed::Incoming(r) => r.request_id,
+            Listed::Outgoing(r) => r.request_id,
+        }
+    }
+}
+
+/// Both directions in one order, by request id, so that one cursor pages both.
+fn merge_by_id(incoming: Vec<PendingFriendRequest>, outgoing: Vec<PendingFriendRequest>) -> Vec<Listed> {
+    let incoming = incoming.into_iter().map(|p| {
+        Listed::Incoming(IncomingFriendRequest {
+            request_id: p.request_id,
+            from: p.other.username,
+            from_id: p.other.id,
+            note: p.note,
+            ts: p.ts,
+        })
+    });
+    let outgoing = outgoing.into_iter().map(|p| {
+        Listed::Outgoing(OutgoingFriendRequest {
+            request_id: p.request_id,
+            to: p.other.username,
+            to_id: p.other.id,
+            note: p.note,
+            ts: p.ts,
+        })
+    });
+    let mut all: Vec<Listed> = incoming.chain(outgoing).collect();
+    all.sort_by_key(Listed::request_id);
+    all
+}
+
+pub async fn friend_requests(conn: &Connection, r: FriendRequests) -> Result<FriendRequestsReply, OpError> {
     let me = conn.me()?;
-    let (incoming, outgoing) = conn.state.store.friend_requests(me.user_id).await?;
-    Ok(FriendRequestsReply {
-        incoming: incoming
-            .into_iter()
-            .map(|p| IncomingFriendRequest {
-                request_id: p.request_id,
-                from: p.other.username,
-                from_id: p.other.id,
-                note: p.note,
-                ts: p.ts,
-            })
-            .collect(),
-        outgoing: outgoing
-            .into_iter()
-            .map(|p| OutgoingFriendRequest {
-                request_id: p.request_id,
-                to: p.other.username,
-                to_id: p.other.id,
-                note: p.note,
-                ts: p.ts,
-            })
-            .collect(),
-    })
+    validate::cursor(r.cursor).map_err(OpError::bad_request)?;
+    let state = &conn.state;
+    let limit = page_limit(state, r.limit);
+    // One row past the page in each direction tells whether more follow.
+    let (incoming, outgoing) =
+        state.store.friend_requests(me.user_id, r.cursor.unwrap_or(0), limit + 1).await?;
+    let (page, next) =
+        keyset_page(merge_by_id(incoming, outgoing), limit, state.config.max_frame, Listed::request_id);
+    let mut reply = FriendRequestsReply { incoming: Vec::new(), outgoing: Vec::new(), next };
+    for entry in page {
+        match entry {
+            Listed::Incoming(i) => reply.incoming.push(i),
+            Listed::Outgoing(o) => reply.outgoing.push(o),
+        }
+    }
+    Ok(reply)
 }
 
 pub async fn block(conn: &Connection, r: Block) -> Result<Empty, OpError> {
@@ -157,4 +198,29 @@ pub async fn unblock(conn: &Connection, r: Unblock) -> Result<Empty, OpError> {
         return Err(OpError::new(ErrorCode::NotFound, format!("you do not block {}", target.username)));
     }
     Ok(Empty {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::UserRef;
+
+    fn pending(request_id: u64) -> PendingFriendRequest {
+        PendingFriendRequest {
+            request_id,
+            other: UserRef { id: request_id + 100, username: format!("u{request_id}") },
+            note: String::new(),
+            ts: 0,
+        }
+    }
+
+    #[test]
+    fn both_directions_page_as_one_list() {
+        let merged = merge_by_id(vec![pending(2), pending(5)], vec![pending(1), pending(3), pending(4)]);
+        let ids: Vec<u64> = merged.iter().map(Listed::request_id).collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5]);
+        assert!(matches!(merged[1], Listed::Incoming(_)) && matches!(merged[0], Listed::Outgoing(_)));
+        let (page, next) = keyset_page(merged, 3, 1 << 20, Listed::request_id);
+        assert_eq!((page.len(), next), (3, Some(3)));
+    }
 }

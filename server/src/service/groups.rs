@@ -15,10 +15,11 @@ use chat_proto::request::{
 };
 use chat_proto::{ErrorCode, validate};
 
-use super::{OpError, find_user};
+use super::paging::{keyset_page, page_limit};
+use super::{OpError, find_user, presence};
 use crate::conn::Connection;
 use crate::state::{AppState, now_ms};
-use crate::store::{JoinOutcome, RespondOutcome};
+use crate::store::{GroupRefusal, JoinOutcome, UserRef};
 
 /// Most results of one `group_search`.
 const SEARCH_LIMIT: u64 = 50;
@@ -101,8 +102,13 @@ pub async fn group_join(conn: &Connection, r: GroupJoin) -> Result<GroupJoinRepl
     let note = r.note.unwrap_or_default();
     validate::note(&note).map_err(OpError::bad_request)?;
     let state = &conn.state;
-    match state.store.group_join(r.group_id, me.user_id, &note, now_ms()).await? {
+    let max_pending = state.config.max_pending_join_requests;
+    match state.store.group_join(r.group_id, me.user_id, &note, max_pending, now_ms()).await? {
         JoinOutcome::NoGroup => Err(not_found(r.group_id)),
+        JoinOutcome::TooManyPending => Err(OpError::new(
+            ErrorCode::Conflict,
+            format!("group {} has too many pending join requests; try again later", r.group_id),
+        )),
         JoinOutcome::AlreadyMember => Err(OpError::new(
             ErrorCode::Conflict,
             format!("you are already a member of group {}", r.group_id),
@@ -126,42 +132,60 @@ pub async fn group_join(conn: &Connection, r: GroupJoin) -> Result<GroupJoinRepl
 
 pub async fn group_requests(conn: &Connection, r: GroupRequests) -> Result<GroupRequestsReply, OpError> {
     let me = conn.me()?;
+    validate::cursor(r.cursor).map_err(OpError::bad_request)?;
     let state = &conn.state;
     if role_of(state, r.group_id, me.user_id).await? == Role::Member {
         return Err(forbidden("only the owner and admins see join requests"));
     }
-    let requests = state.store.join_requests(r.group_id).await?;
-    Ok(GroupRequestsReply {
-        requests: requests
-            .into_iter()
-            .map(|q| JoinRequest {
-                request_id: q.request_id,
-                user: q.user.username,
-                user_id: q.user.id,
-                note: q.note,
-                ts: q.ts,
-            })
-            .collect(),
-    })
+    let limit = page_limit(state, r.limit);
+    // One row past the page tells whether more follow.
+    let rows = state.store.join_requests(r.group_id, r.cursor.unwrap_or(0), limit + 1).await?;
+    let requests = rows
+        .into_iter()
+        .map(|q| JoinRequest {
+            request_id: q.request_id,
+            user: q.user.username,
+            user_id: q.user.id,
+            note: q.note,
+            ts: q.ts,
+        })
+        .collect();
+    let (requests, next) = keyset_page(requests, limit, state.config.max_frame, |q| q.request_id);
+    Ok(GroupRequestsReply { requests, next })
+}
+
+/// The answer to a refusal of the store's group ops.
+fn refused(refusal: GroupRefusal, group_id: u64, target: &str) -> OpError {
+    match refusal {
+        GroupRefusal::NoGroup => not_found(group_id),
+        GroupRefusal::NoRequest => OpError::new(ErrorCode::NotFound, "no such pending join request"),
+        GroupRefusal::NotMember => {
+            OpError::new(ErrorCode::NotMember, format!("you are not a member of group {group_id}"))
+        }
+        GroupRefusal::TargetNotMember => {
+            OpError::new(ErrorCode::NotMember, format!("{target} is not a member of this group"))
+        }
+        GroupRefusal::Full => OpError::new(ErrorCode::Conflict, "the group is full"),
+        GroupRefusal::Forbidden(why) => forbidden(why),
+    }
 }
 
 pub async fn group_respond(conn: &Connection, r: GroupRespond) -> Result<Empty, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
-    let no_request =
-        || OpError::new(ErrorCode::NotFound, format!("no pending join request {}", r.request_id));
-    let request = state.store.join_request(r.request_id).await?.ok_or_else(no_request)?;
-    let role = state.store.member_role(request.group_id, me.user_id).await?;
-    if !matches!(role, Some(Role::Owner | Role::Admin)) {
-        return Err(forbidden("only the owner and admins answer join requests"));
-    }
     let max = state.config.max_group_members;
-    let request = match state.store.group_respond(r.request_id, r.accept, max, now_ms()).await? {
-        RespondOutcome::NotFound => return Err(no_request()),
-        RespondOutcome::Full => {
+    let request = match state.store.group_respond(r.request_id, me.user_id, r.accept, max, now_ms()).await? {
+        Ok(request) => request,
+        Err(GroupRefusal::NoRequest) => {
+            return Err(OpError::new(
+                ErrorCode::NotFound,
+                format!("no pending join request {}", r.request_id),
+            ));
+        }
+        Err(GroupRefusal::Full) => {
             return Err(OpError::new(ErrorCode::Conflict, format!("the group is full ({max} members)")));
         }
-        RespondOutcome::Done(request) => request,
+        Err(other) => return Err(refused(other, 0, "")),
     };
     let group_id = request.group_id;
     let response = GroupJoinResponse { group_id, request_id: r.request_id, accepted: r.accept };
@@ -179,7 +203,7 @@ pub async fn group_respond(conn: &Connection, r: GroupRespond) -> Result<Empty, 
 pub async fn group_members(conn: &Connection, r: GroupMembers) -> Result<GroupMembersReply, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
-    let rows = state.store.group_members(r.group_id).await?;
+    let rows = state.store.group_members(r.group_id, me.user_id).await?;
     if !rows.iter().any(|m| m.user.id == me.user_id) {
         // Only on refusal does this cost a second query.
         role_of(state, r.group_id, me.user_id).await?;
@@ -187,7 +211,7 @@ pub async fn group_members(conn: &Connection, r: GroupMembers) -> Result<GroupMe
     let members = rows
         .into_iter()
         .map(|m| Member {
-            online: state.hub.is_online(m.user.id),
+            online: presence::shown(m.blocked, || state.hub.is_online(m.user.id)),
             user_id: m.user.id,
             username: m.user.username,
             role: m.role,
@@ -205,26 +229,45 @@ pub async fn group_leave(conn: &Connection, r: GroupLeave) -> Result<Empty, OpEr
     remove_member(state, r.group_id, me.user_id, &me.username, LeaveReason::Left).await
 }
 
+/// The user a group op acts on. When there is no such user, the caller's own
+/// standing in the group is the first refusal, as the store would have judged it.
+async fn group_target(
+    state: &AppState,
+    group_id: u64,
+    actor: u64,
+    username: &str,
+    owner_only: bool,
+) -> Result<UserRef, OpError> {
+    match find_user(state, username).await {
+        Ok(user) => Ok(user),
+        Err(e) => {
+            // Only on refusal does this cost the lookups.
+            let role = role_of(state, group_id, actor).await?;
+            if owner_only && role != Role::Owner {
+                return Err(forbidden("only the owner sets roles"));
+            }
+            Err(e)
+        }
+    }
+}
+
 pub async fn group_kick(conn: &Connection, r: GroupKick) -> Result<Empty, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
-    let my_role = role_of(state, r.group_id, me.user_id).await?;
-    let target = find_user(state, &r.user).await?;
-    let Some(their_role) = state.store.member_role(r.group_id, target.id).await? else {
-        return Err(OpError::new(
-            ErrorCode::NotMember,
-            format!("{} is not a member of this group", target.username),
-        ));
-    };
-    let allowed = match my_role {
-        Role::Owner => their_role != Role::Owner,
-        Role::Admin => their_role == Role::Member,
-        Role::Member => false,
-    };
-    if !allowed {
-        return Err(forbidden("the owner may kick anyone else, an admin only members"));
+    let target = group_target(state, r.group_id, me.user_id, &r.user, false).await?;
+    if let Err(refusal) = state.store.group_kick(r.group_id, me.user_id, target.id).await? {
+        return Err(refused(refusal, r.group_id, &target.username));
     }
-    remove_member(state, r.group_id, target.id, &target.username, LeaveReason::Kicked).await
+    let mut members = state.store.group_member_ids(r.group_id).await?;
+    members.push(target.id);
+    let event = GroupMemberLeft {
+        group_id: r.group_id,
+        user: target.username,
+        user_id: target.id,
+        reason: LeaveReason::Kicked,
+    };
+    state.notify(members, event);
+    Ok(Empty {})
 }
 
 /// Removes a member and tells every member, the one removed included.
@@ -249,25 +292,11 @@ pub async fn group_set_role(conn: &Connection, r: GroupSetRole) -> Result<Empty,
         return Err(OpError::bad_request("ownership cannot be transferred; role must be admin or member"));
     }
     let state = &conn.state;
-    if role_of(state, r.group_id, me.user_id).await? != Role::Owner {
-        return Err(forbidden("only the owner sets roles"));
-    }
-    let target = find_user(state, &r.user).await?;
-    let current = state.store.member_role(r.group_id, target.id).await?;
-    match current {
-        None => Err(OpError::new(
-            ErrorCode::NotMember,
-            format!("{} is not a member of this group", target.username),
-        )),
-        Some(Role::Owner) => Err(forbidden("the owner's role cannot change")),
-        Some(current) if current == r.role => Ok(Empty {}),
-        Some(_) => {
-            if !state.store.group_set_role(r.group_id, target.id, r.role).await? {
-                return Err(OpError::new(
-                    ErrorCode::NotMember,
-                    format!("{} left the group", target.username),
-                ));
-            }
+    let target = group_target(state, r.group_id, me.user_id, &r.user, true).await?;
+    match state.store.group_set_role(r.group_id, me.user_id, target.id, r.role).await? {
+        Err(refusal) => Err(refused(refusal, r.group_id, &target.username)),
+        Ok(false) => Ok(Empty {}),
+        Ok(true) => {
             let members = state.store.group_member_ids(r.group_id).await?;
             let event = GroupRoleChanged {
                 group_id: r.group_id,

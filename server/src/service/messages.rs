@@ -5,8 +5,8 @@ use chat_proto::model::Target;
 use chat_proto::reply::{ConversationsReply, Empty, HistoryReply, RecallReply, SendReply, SyncReply};
 use chat_proto::request::{Conversations, History, Read, Recall, Send, Sync};
 use chat_proto::{ErrorCode, validate};
-use serde::Serialize;
 
+use super::paging::{page_limit, trim_to_frame};
 use super::{OpError, find_user, groups::role_of};
 use crate::conn::{Connection, Session};
 use crate::state::{AppState, now_ms};
@@ -15,10 +15,6 @@ use crate::store::{AppendOutcome, AppendRequest, ConvKey, Refusal, SendTo, UserR
 /// The one refusal of `send` to a friend across a block, in either direction, so
 /// that the block is not revealed as such.
 pub const SEND_REFUSED: &str = "you cannot send messages to this user";
-/// Entries in a page unless the request asks for fewer or more.
-const DEFAULT_PAGE: u64 = 100;
-/// Room kept in a reply frame for everything besides its entries.
-const FRAME_HEADROOM: usize = 1024;
 /// Most characters of a client_msg_id.
 const CLIENT_MSG_ID_MAX: usize = 64;
 
@@ -57,6 +53,7 @@ pub async fn send(conn: &Connection, r: Send) -> Result<SendReply, OpError> {
     if r.body.is_empty() {
         return Err(OpError::bad_request("body must not be empty"));
     }
+    validate::body(&r.body).map_err(OpError::bad_request)?;
     if let Some(id) = &r.client_msg_id
         && (id.is_empty() || id.chars().count() > CLIENT_MSG_ID_MAX)
     {
@@ -122,33 +119,6 @@ async fn readable(
     }
 }
 
-fn page_limit(state: &AppState, asked: Option<u64>) -> u64 {
-    asked.unwrap_or(DEFAULT_PAGE).clamp(1, state.config.page_limit)
-}
-
-/// Cuts `items` to what fits in one reply frame; true when some had to wait for
-/// the next page.
-fn trim_to_frame<T: Serialize>(items: &mut Vec<T>, max_frame: usize) -> bool {
-    let fit = fitting(items, max_frame);
-    let cut = fit < items.len();
-    items.truncate(fit);
-    cut
-}
-
-/// How many of `items` fit in one reply frame; the rest wait for the next page.
-fn fitting<T: Serialize>(items: &[T], max_frame: usize) -> usize {
-    let budget = max_frame.saturating_sub(FRAME_HEADROOM);
-    let mut used = 0;
-    for (n, item) in items.iter().enumerate() {
-        used += serde_json::to_vec(item).map_or(usize::MAX, |v| v.len() + 1);
-        if used > budget {
-            // Always at least one, so that a page always makes progress.
-            return n.max(1);
-        }
-    }
-    items.len()
-}
-
 pub async fn sync(conn: &Connection, r: Sync) -> Result<SyncReply, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
@@ -197,17 +167,4 @@ pub async fn read(conn: &Connection, r: Read) -> Result<Empty, OpError> {
         }
     }
     Ok(Empty {})
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_are_cut_to_fit_the_frame() {
-        let items: Vec<String> = (0..10).map(|_| "x".repeat(1000)).collect();
-        assert_eq!(fitting(&items, 1_000_000), 10);
-        assert_eq!(fitting(&items, 1024 + 3 * 1003), 3);
-        assert_eq!(fitting(&items, 10), 1, "one entry always goes");
-    }
 }

@@ -4,6 +4,7 @@ pub mod error;
 pub mod friends;
 pub mod groups;
 pub mod messages;
+pub mod paging;
 pub mod presence;
 pub mod session;
 

@@ -22,3 +22,21 @@ pub fn introduce(state: &AppState, a: (u64, &str), b: (u64, &str)) {
         state.notify([to], Presence { user: name.to_owned(), user_id: about, online });
     }
 }
+
+/// Whether one user sees another online: never across a block, in either
+/// direction. `online` is only asked when it can matter.
+pub fn shown(blocked_either_way: bool, online: impl FnOnce() -> bool) -> bool {
+    !blocked_either_way && online()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_block_hides_presence() {
+        assert!(shown(false, || true));
+        assert!(!shown(false, || false));
+        assert!(!shown(true, || true));
+    }
+}

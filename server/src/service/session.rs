@@ -89,17 +89,19 @@ pub async fn resume(conn: &mut Connection, r: Resume) -> Result<LoginReply, OpEr
     } else {
         None
     };
-    let Some((session_id, user)) = found else {
+    let Some((session_id, user, expires_at)) = found else {
         state.throttle.record_failure(None, ip);
         return Err(OpError::new(ErrorCode::InvalidCredentials, "session token is invalid or expired"));
     };
     info!(conn = conn.id, user_id = user.id, "session resumed");
-    Ok(become_user(conn, user, session_id, r.token).await)
+    Ok(become_user(conn, user, session_id, expires_at, r.token).await)
 }
 
 pub async fn logout(conn: &mut Connection) -> Result<Empty, OpError> {
     if let Some(s) = &conn.session {
         conn.state.store.delete_session(s.session_id).await?;
+        // The token is dead: so is every other connection that used it.
+        conn.state.hub.close_session(s.user_id, s.session_id, Some(conn.id), CloseReason::LoggedOut);
         info!(conn = conn.id, user_id = s.user_id, "logged out");
     }
     conn.leave_hub().await;
@@ -119,11 +121,14 @@ pub async fn change_password(
     let hash = state.hasher.hash(&r.new_password).await?;
     let (token, token_hash) = auth::new_token()?;
     let new_session = session_row(conn, user.id, &token_hash, "");
+    let expires_at = new_session.expires_at;
     let session_id = state.store.replace_password(user.id, &hash, new_session).await?;
     state.hub.close_user(user.id, Some(conn.id), CloseReason::SessionRevoked);
     if let Some(s) = conn.session.as_mut() {
         s.session_id = session_id;
+        s.expires_at = expires_at;
     }
+    state.hub.moved_session(user.id, conn.id, session_id);
     info!(conn = conn.id, user_id = user.id, "password changed; other sessions revoked");
     Ok(ChangePasswordReply { token })
 }
@@ -205,14 +210,22 @@ async fn start_session(
 ) -> Result<LoginReply, OpError> {
     let state = conn.state.clone();
     let (token, token_hash) = auth::new_token()?;
-    let session_id = state.store.create_session(session_row(conn, user.id, &token_hash, &device)).await?;
+    let row = session_row(conn, user.id, &token_hash, &device);
+    let expires_at = row.expires_at;
+    let session_id = state.store.create_session(row).await?;
     info!(conn = conn.id, user_id = user.id, "logged in");
-    Ok(become_user(conn, user, session_id, token).await)
+    Ok(become_user(conn, user, session_id, expires_at, token).await)
 }
 
 /// Logs the connection in as `user` under `session_id`.
-async fn become_user(conn: &mut Connection, user: UserRecord, session_id: u64, token: String) -> LoginReply {
-    let session = Session { user_id: user.id, username: user.username.clone(), session_id };
+async fn become_user(
+    conn: &mut Connection,
+    user: UserRecord,
+    session_id: u64,
+    expires_at: i64,
+    token: String,
+) -> LoginReply {
+    let session = Session { user_id: user.id, username: user.username.clone(), session_id, expires_at };
     conn.enter_hub(session).await;
     LoginReply { user_id: user.id, username: user.username, token }
 }

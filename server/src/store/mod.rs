@@ -12,12 +12,14 @@
 //! a check that only one of them may pass.
 
 pub mod messages;
+pub mod rules;
 mod sql;
 
 use async_trait::async_trait;
 use chat_proto::model::Role;
 
 pub use messages::{AppendOutcome, AppendRequest, ConvKey, MessageStore, Page, Refusal, SendTo};
+pub use rules::GroupRefusal;
 pub use sql::{SqlStore, redact_url};
 
 /// Which database family a store speaks to.
@@ -41,6 +43,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored value out of range: {0}")]
     Corrupt(String),
+    /// A value the request gave cannot be a key of any row (too large for the
+    /// column): the asker's mistake, not the database's.
+    #[error("value out of range: {0}")]
+    OutOfRange(String),
     #[error("cannot create {}: {source}", path.display())]
     File { path: std::path::PathBuf, source: std::io::Error },
 }
@@ -104,14 +110,15 @@ pub trait AccountStore: Send + Sync {
     async fn delete_user(&self, user_id: u64) -> StoreResult<Option<DeletedAccount>>;
 
     async fn create_session(&self, session: NewSession<'_>) -> StoreResult<u64>;
-    /// The live session (not expired at `now`) with this token hash, and its user;
-    /// its expiry is pushed to `new_expiry` when it lags by more than a day.
+    /// The live session (not expired at `now`) with this token hash, its user and
+    /// the expiry in force; the expiry is pushed to `new_expiry` when it lags by
+    /// more than a day.
     async fn resume_session(
         &self,
         token_hash: &str,
         now: i64,
         new_expiry: i64,
-    ) -> StoreResult<Option<(u64, UserRecord)>>;
+    ) -> StoreResult<Option<(u64, UserRecord, i64)>>;
     async fn delete_session(&self, session_id: u64) -> StoreResult<()>;
     /// In one transaction: sets the password hash, revokes every session of the user,
     /// and creates `session`. Returns the new session's id.
@@ -143,6 +150,8 @@ pub enum FriendRequestOutcome {
     AlreadyFriends,
     /// A block stands between the two, in either direction.
     Blocked,
+    /// The target already has the most pending requests allowed; nothing changed.
+    TooManyPending,
 }
 
 /// One of a user's friends.
@@ -166,11 +175,14 @@ pub struct PendingFriendRequest {
 
 #[async_trait]
 pub trait FriendStore: Send + Sync {
+    /// Asks `to` for friendship; a new request only while `to` has fewer than
+    /// `max_pending` pending requests.
     async fn friend_request(
         &self,
         from: u64,
         to: u64,
         note: &str,
+        max_pending: u64,
         now: i64,
     ) -> StoreResult<FriendRequestOutcome>;
     /// Answers request `request_id` if it is pending and addressed to `to`; returns
@@ -186,10 +198,13 @@ pub trait FriendStore: Send + Sync {
     async fn friend_remove(&self, user: u64, friend: u64) -> StoreResult<bool>;
     /// Every friend in one query, by name.
     async fn friend_list(&self, user: u64) -> StoreResult<Vec<FriendRow>>;
-    /// Pending requests to and from the user, oldest first.
+    /// Pending requests to and from the user with ids above `after`, oldest first:
+    /// at most `limit` of each.
     async fn friend_requests(
         &self,
         user: u64,
+        after: u64,
+        limit: u64,
     ) -> StoreResult<(Vec<PendingFriendRequest>, Vec<PendingFriendRequest>)>;
     /// Blocks `blocked` (idempotent) and drops pending requests between the two.
     async fn block(&self, blocker: u64, blocked: u64, now: i64) -> StoreResult<()>;
@@ -214,6 +229,8 @@ pub struct GroupRecord {
 pub struct MemberRow {
     pub user: UserRef,
     pub role: Role,
+    /// A block stands between this member and the one listing, in either direction.
+    pub blocked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,20 +247,13 @@ pub struct JoinRequestRow {
 pub enum JoinOutcome {
     NoGroup,
     AlreadyMember,
+    /// The group already has the most pending requests allowed; nothing changed.
+    TooManyPending,
     /// A pending request; `new` is false when the same one was already pending.
     Pending {
         request_id: u64,
         new: bool,
     },
-}
-
-/// What answering a join request did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RespondOutcome {
-    NotFound,
-    /// Accepting would exceed the group's size limit; nothing changed.
-    Full,
-    Done(JoinRequestRow),
 }
 
 #[async_trait]
@@ -256,26 +266,54 @@ pub trait GroupStore: Send + Sync {
     /// The user's groups with the user's role in each.
     async fn groups_of(&self, user: u64) -> StoreResult<Vec<(GroupRecord, Role)>>;
     async fn member_role(&self, group_id: u64, user: u64) -> StoreResult<Option<Role>>;
-    /// Every member in one query: owner first, then admins, then members, by name.
-    async fn group_members(&self, group_id: u64) -> StoreResult<Vec<MemberRow>>;
+    /// Every member in one query: owner first, then admins, then members, by name;
+    /// `blocked` as seen by `viewer`.
+    async fn group_members(&self, group_id: u64, viewer: u64) -> StoreResult<Vec<MemberRow>>;
     async fn group_member_ids(&self, group_id: u64) -> StoreResult<Vec<u64>>;
     /// The owner and admins: who answers join requests.
     async fn group_managers(&self, group_id: u64) -> StoreResult<Vec<u64>>;
-    async fn group_join(&self, group_id: u64, user: u64, note: &str, now: i64) -> StoreResult<JoinOutcome>;
-    async fn join_requests(&self, group_id: u64) -> StoreResult<Vec<JoinRequestRow>>;
+    /// Asks to join; a new request only while the group has fewer than
+    /// `max_pending` pending requests.
+    async fn group_join(
+        &self,
+        group_id: u64,
+        user: u64,
+        note: &str,
+        max_pending: u64,
+        now: i64,
+    ) -> StoreResult<JoinOutcome>;
+    /// Pending requests to the group with ids above `after`, oldest first: at most
+    /// `limit`.
+    async fn join_requests(&self, group_id: u64, after: u64, limit: u64) -> StoreResult<Vec<JoinRequestRow>>;
     async fn join_request(&self, request_id: u64) -> StoreResult<Option<JoinRequestRow>>;
-    /// Accepts (within `max_members`) or rejects a pending join request.
+    /// `actor` accepts (within `max_members`) or rejects a pending join request, if
+    /// its role allows it at that moment.
     async fn group_respond(
         &self,
         request_id: u64,
+        actor: u64,
         accept: bool,
         max_members: u64,
         now: i64,
-    ) -> StoreResult<RespondOutcome>;
+    ) -> StoreResult<Result<JoinRequestRow, GroupRefusal>>;
     /// Removes a non-owner member; false when not a member (or the owner).
     async fn group_remove_member(&self, group_id: u64, user: u64) -> StoreResult<bool>;
-    /// Sets a non-owner member's role; false when not such a member.
-    async fn group_set_role(&self, group_id: u64, user: u64, role: Role) -> StoreResult<bool>;
+    /// `actor` removes `target`, if their roles allow it at that moment.
+    async fn group_kick(
+        &self,
+        group_id: u64,
+        actor: u64,
+        target: u64,
+    ) -> StoreResult<Result<(), GroupRefusal>>;
+    /// `actor` sets `target`'s role, if their roles allow it at that moment; `Ok(false)`
+    /// when the role was already that.
+    async fn group_set_role(
+        &self,
+        group_id: u64,
+        actor: u64,
+        target: u64,
+        role: Role,
+    ) -> StoreResult<Result<bool, GroupRefusal>>;
     /// Deletes the group with its memberships and requests; returns its former members.
     async fn group_dissolve(&self, group_id: u64) -> StoreResult<Vec<u64>>;
 }

@@ -84,8 +84,13 @@ async fn log_in(
 ) -> Result<SavedSession, Failure> {
     let device = Some("chat-tui".to_owned());
     let me = client.call(Login { username: username.to_owned(), password, device }).await?;
-    let saved =
-        SavedSession { server: ctx.server()?, username: me.username, user_id: me.user_id, token: me.token };
+    let saved = SavedSession {
+        server: ctx.server()?,
+        username: me.username,
+        user_id: me.user_id,
+        token: me.token,
+        tls: ctx.tls()?,
+    };
     ctx.profile.save_session(&saved)?;
     Ok(saved)
 }

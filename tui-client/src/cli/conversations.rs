@@ -178,7 +178,7 @@ pub async fn list(ctx: &Context, a: ListArgs) -> Result<(), Failure> {
 
 pub async fn tail(ctx: &Context) -> Result<(), Failure> {
     let saved = ctx.saved()?;
-    let server = ctx.server_flag.clone().unwrap_or_else(|| saved.server.clone());
+    let server = ctx.saved_endpoint(&saved)?;
     let history = History::open(ctx.profile.history_file(&saved.username))?;
     let config = SessionConfig {
         server,

@@ -5,7 +5,9 @@ mod conversations;
 mod output;
 mod social;
 
+use chat_tui::client::DEFAULT_TIMEOUT;
 use chat_tui::config::{ConfigError, DEFAULT_SERVER, Profile, SavedSession};
+use chat_tui::tls::{Endpoint, TlsOptions};
 use chat_tui::{Client, ClientError};
 use clap::{Parser, Subcommand};
 
@@ -38,6 +40,14 @@ pub struct Cli {
     /// Print machine-readable JSON (one object per line) instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Connect with TLS, trusting the platform's certificate store (also `tls =
+    /// true` in config.toml; a session logged in with TLS keeps using it).
+    #[arg(long, env = "CHAT_TLS", global = true)]
+    pub tls: bool,
+    /// Trust this PEM CA file instead of the platform's store (implies --tls; also
+    /// `ca_file` in config.toml).
+    #[arg(long, env = "CHAT_CA_FILE", global = true, value_name = "PATH")]
+    pub ca_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -127,6 +137,8 @@ impl From<chat_tui::history::HistoryError> for Failure {
 pub struct Context {
     pub profile: Profile,
     pub server_flag: Option<String>,
+    /// What the flags say of TLS.
+    pub tls_flags: TlsOptions,
     pub out: Output,
 }
 
@@ -140,12 +152,33 @@ impl Context {
         Ok(self.profile.load_config()?.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned()))
     }
 
+    /// TLS as the flags, else the config file, say.
+    pub fn tls(&self) -> Result<TlsOptions, Failure> {
+        Ok(self.tls_flags.clone().or(&self.profile.load_config()?.tls_options()))
+    }
+
     pub async fn connect(&self) -> Result<Client, Failure> {
-        let server = self.server()?;
-        let connected = Client::connect(server.as_str()).await.map_err(|e| {
-            Failure::new(EXIT_CONNECTION, format!("cannot reach the server at {server}: {e}"))
+        let endpoint = self.endpoint(self.server()?, &self.tls()?)?;
+        self.open(&endpoint).await
+    }
+
+    /// `server` reached as `tls` says.
+    pub fn endpoint(&self, server: String, tls: &TlsOptions) -> Result<Endpoint, Failure> {
+        Endpoint::new(server, tls).map_err(|e| Failure::new(EXIT_USAGE, e.to_string()))
+    }
+
+    async fn open(&self, endpoint: &Endpoint) -> Result<Client, Failure> {
+        let connected = Client::open(endpoint, DEFAULT_TIMEOUT).await.map_err(|e| {
+            Failure::new(EXIT_CONNECTION, format!("cannot reach the server at {endpoint}: {e}"))
         })?;
         Ok(connected.client)
+    }
+
+    /// Where the saved session lives: its server and TLS unless the flags say
+    /// otherwise.
+    pub fn saved_endpoint(&self, saved: &SavedSession) -> Result<Endpoint, Failure> {
+        let server = self.server_flag.clone().unwrap_or_else(|| saved.server.clone());
+        self.endpoint(server, &self.tls()?.or(&saved.tls))
     }
 
     /// The saved session, or exit code 4.
@@ -158,14 +191,11 @@ impl Context {
     /// A connection authenticated with the saved session.
     pub async fn logged_in(&self) -> Result<(Client, SavedSession), Failure> {
         let saved = self.saved()?;
-        let server = self.server_flag.clone().unwrap_or_else(|| saved.server.clone());
-        let connected = Client::connect(server.as_str()).await.map_err(|e| {
-            Failure::new(EXIT_CONNECTION, format!("cannot reach the server at {server}: {e}"))
-        })?;
+        let client = self.open(&self.saved_endpoint(&saved)?).await?;
         let resume =
             chat_proto::request::Resume { token: saved.token.clone(), device: Some("chat-tui".into()) };
-        match connected.client.call(resume).await {
-            Ok(_) => Ok((connected.client, saved)),
+        match client.call(resume).await {
+            Ok(_) => Ok((client, saved)),
             Err(e) if e.code() == Some(chat_proto::ErrorCode::InvalidCredentials) => Err(Failure::new(
                 EXIT_NOT_LOGGED_IN,
                 "the saved session expired or was revoked: run `chat-tui login` again",
@@ -177,7 +207,8 @@ impl Context {
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let profile = Profile::locate(&cli.profile)?;
-    let ctx = Context { profile, server_flag: cli.server, out: Output { json: cli.json } };
+    let tls_flags = TlsOptions { enabled: cli.tls, ca_file: cli.ca_file };
+    let ctx = Context { profile, server_flag: cli.server, tls_flags, out: Output { json: cli.json } };
     let Some(command) = cli.command else {
         // The full-screen interface, after the login screen when no session is saved.
         let to_failure = |e: chat_tui::tui::TuiError| match e {
@@ -189,20 +220,24 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             Some(saved) => saved,
             None => {
                 let config = ctx.profile.load_config()?;
+                let tls = ctx.tls_flags.clone().or(&config.tls_options());
                 let server = ctx
                     .server_flag
                     .clone()
                     .or(config.server)
                     .or(config.last_server)
                     .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-                let username = config.last_username.unwrap_or_default();
-                match chat_tui::tui::login::run(&ctx.profile, server, username).await.map_err(to_failure)? {
+                let username = config.last_username.clone().unwrap_or_default();
+                match chat_tui::tui::login::run(&ctx.profile, server, tls, username)
+                    .await
+                    .map_err(to_failure)?
+                {
                     Some(saved) => saved,
                     None => return Ok(()),
                 }
             }
         };
-        let server = ctx.server_flag.clone().unwrap_or_else(|| saved.server.clone());
+        let server = ctx.saved_endpoint(&saved)?;
         return chat_tui::tui::run(&ctx.profile, server, saved).await.map_err(to_failure);
     };
     match command {

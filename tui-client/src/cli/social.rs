@@ -2,9 +2,9 @@
 
 use chat_proto::model::Role;
 use chat_proto::request::{
-    Block, FriendList, FriendRemove, FriendRequest, FriendRequests, FriendRespond, GroupCreate,
-    GroupDissolve, GroupInfo, GroupJoin, GroupKick, GroupLeave, GroupList, GroupMembers, GroupRequests,
-    GroupRespond, GroupSearch, GroupSetRole, Unblock,
+    Block, FriendList, FriendRemove, FriendRequest, FriendRespond, GroupCreate, GroupDissolve, GroupInfo,
+    GroupJoin, GroupKick, GroupLeave, GroupList, GroupMembers, GroupRespond, GroupSearch, GroupSetRole,
+    Unblock,
 };
 use chat_tui::display::escape_line as esc;
 use serde_json::json;
@@ -137,7 +137,7 @@ pub async fn friends(ctx: &Context, action: FriendsAction) -> Result<(), Failure
             done(ctx, format!("unblocked {user}"));
         }
         FriendsAction::Requests => {
-            let r = c.call(FriendRequests {}).await?;
+            let r = chat_tui::pages::friend_requests(&c).await?;
             ctx.out.print(&r, || {
                 let incoming = r.incoming.iter().map(|i| format!("from {}\t{}", esc(&i.from), esc(&i.note)));
                 let outgoing = r.outgoing.iter().map(|o| format!("to {}\t{}", esc(&o.to), esc(&o.note)));
@@ -150,7 +150,7 @@ pub async fn friends(ctx: &Context, action: FriendsAction) -> Result<(), Failure
 
 /// Answers the pending request from `user`, found by name.
 async fn answer(ctx: &Context, c: &chat_tui::Client, user: &str, accept: bool) -> Result<(), Failure> {
-    let pending = c.call(FriendRequests {}).await?.incoming;
+    let pending = chat_tui::pages::friend_requests(c).await?.incoming;
     let Some(request) = pending.iter().find(|r| r.from.eq_ignore_ascii_case(user)) else {
         return Err(Failure::new(EXIT_REFUSED, format!("no pending friend request from {user}")));
     };
@@ -194,7 +194,7 @@ pub async fn groups(ctx: &Context, action: GroupsAction) -> Result<(), Failure> 
             ctx.out.print(&r, || format!("asked to join group {group_id} (request {})", r.request_id));
         }
         GroupsAction::Requests { group_id } => {
-            for r in c.call(GroupRequests { group_id }).await?.requests {
+            for r in chat_tui::pages::group_requests(&c, group_id).await? {
                 ctx.out.print(&r, || format!("{}\t{}\t{}", r.request_id, esc(&r.user), esc(&r.note)));
             }
         }

@@ -14,8 +14,9 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::TuiError;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, DEFAULT_TIMEOUT};
 use crate::config::{Profile, SavedSession};
+use crate::tls::{Endpoint, TlsOptions};
 
 /// How long connecting may take before the screen says so.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -222,11 +223,13 @@ pub fn render(form: &LoginForm, frame: &mut Frame) {
 /// Connects, registers if asked, logs in.
 async fn attempt(
     server: String,
+    tls: TlsOptions,
     username: String,
     password: String,
     register: bool,
 ) -> Result<SavedSession, String> {
-    let connected = tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(server.as_str()))
+    let endpoint = Endpoint::new(server.as_str(), &tls).map_err(|e| e.to_string())?;
+    let connected = tokio::time::timeout(CONNECT_TIMEOUT, Client::open(&endpoint, DEFAULT_TIMEOUT))
         .await
         .map_err(|_| format!("cannot reach the server at {server}: timed out"))?
         .map_err(|e| format!("cannot reach the server at {server}: {e}"))?;
@@ -240,7 +243,7 @@ async fn attempt(
     let device = Some("chat-tui".to_owned());
     let me = client.call(Login { username, password, device }).await.map_err(|e| describe_error(&e))?;
     client.close();
-    Ok(SavedSession { server, username: me.username, user_id: me.user_id, token: me.token })
+    Ok(SavedSession { server, username: me.username, user_id: me.user_id, token: me.token, tls })
 }
 
 /// Saves the session as `chat-tui login` does, and remembers server and username.
@@ -260,6 +263,7 @@ fn remember(profile: &Profile, saved: &SavedSession) -> Result<(), String> {
 pub async fn run(
     profile: &Profile,
     server: String,
+    tls: TlsOptions,
     username: String,
 ) -> Result<Option<SavedSession>, TuiError> {
     super::setup_logging(profile);
@@ -281,9 +285,9 @@ pub async fn run(
                             form.password.clone(),
                             form.register,
                         );
-                        let done = done_tx.clone();
+                        let (done, tls) = (done_tx.clone(), tls.clone());
                         tokio::spawn(async move {
-                            let _ = done.send(attempt(server, username, password, register).await);
+                            let _ = done.send(attempt(server, tls, username, password, register).await);
                         });
                     }
                     LoginAction::None => {}

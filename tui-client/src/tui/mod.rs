@@ -30,6 +30,7 @@ use crate::client::{Client, ClientError};
 use crate::config::{Profile, SavedSession};
 use crate::history::{History, HistoryError};
 use crate::session::{self, SessionConfig, SessionHandle, Update};
+use crate::tls::Endpoint;
 use chat_proto::model::Role;
 use chat_proto::request as op;
 use keys::{Action, Keymap};
@@ -158,7 +159,7 @@ fn now_ms() -> i64 {
 }
 
 /// Runs the full-screen interface until the user quits.
-pub async fn run(profile: &Profile, server: String, saved: SavedSession) -> Result<(), TuiError> {
+pub async fn run(profile: &Profile, server: Endpoint, saved: SavedSession) -> Result<(), TuiError> {
     setup_logging(profile);
     let history = History::open(profile.history_file(&saved.username))?;
     let config = SessionConfig {
@@ -169,7 +170,7 @@ pub async fn run(profile: &Profile, server: String, saved: SavedSession) -> Resu
     };
     tracing::info!(server = %server, user = %saved.username, "starting the TUI");
     let (handle, updates) = session::spawn(config, history);
-    let mut app = App::new(saved.username.clone(), server, no_color());
+    let mut app = App::new(saved.username.clone(), server.to_string(), no_color());
     // Times are shown in the machine's time zone (its offset now; a change of
     // daylight saving time during a session shifts them by an hour until restart).
     app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
@@ -340,7 +341,8 @@ fn refresh_social(ctx: &Ctx) {
     tokio::spawn(async move {
         let result: Result<(), ClientError> = async {
             let _ = ops.send(OpResult::Friends(client.call(op::FriendList {}).await?.friends));
-            let _ = ops.send(OpResult::FriendRequests(client.call(op::FriendRequests {}).await?.incoming));
+            let incoming = crate::pages::friend_requests(&client).await?.incoming;
+            let _ = ops.send(OpResult::FriendRequests(incoming));
             let groups = client.call(op::GroupList {}).await?.groups;
             let managed: Vec<u64> = groups
                 .iter()
@@ -349,7 +351,7 @@ fn refresh_social(ctx: &Ctx) {
                 .collect();
             let _ = ops.send(OpResult::Groups(groups));
             for group_id in managed {
-                let requests = client.call(op::GroupRequests { group_id }).await?.requests;
+                let requests = crate::pages::group_requests(&client, group_id).await?;
                 let _ = ops.send(OpResult::GroupRequests { group_id, requests, show: false });
             }
             Ok(())

@@ -68,8 +68,7 @@ pub(crate) fn run_command(app: &mut App, ctx: &Ctx, command: Command) {
             spawn_op(app, ctx, move |c| async move {
                 let found = match known {
                     Some(found) => Some(found),
-                    None => c
-                        .call(op::FriendRequests {})
+                    None => crate::pages::friend_requests(&c)
                         .await?
                         .incoming
                         .into_iter()
@@ -161,7 +160,7 @@ pub(crate) fn run_command(app: &mut App, ctx: &Ctx, command: Command) {
                     Ok(OpResult::Members { group_id, members })
                 }),
                 _ => spawn_op(app, ctx, move |c| async move {
-                    let requests = c.call(op::GroupRequests { group_id }).await?.requests;
+                    let requests = crate::pages::group_requests(&c, group_id).await?;
                     Ok(OpResult::GroupRequests { group_id, requests, show: true })
                 }),
             }

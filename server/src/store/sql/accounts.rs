@@ -145,7 +145,7 @@ impl AccountStore for SqlStore {
         token_hash: &str,
         now: i64,
         new_expiry: i64,
-    ) -> StoreResult<Option<(u64, UserRecord)>> {
+    ) -> StoreResult<Option<(u64, UserRecord, i64)>> {
         let row = sqlx::query(
             "SELECT s.id AS session_id, s.expires_at, u.id, u.username, u.password_hash \
              FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -160,14 +160,16 @@ impl AccountStore for SqlStore {
         let expires_at: i64 = row.try_get("expires_at")?;
         // A write per resume would make a reconnect storm a write storm; moving the
         // expiry once a day is as good.
+        let mut in_force = expires_at;
         if new_expiry.saturating_sub(expires_at) > EXPIRY_SLACK_MS {
             sqlx::query("UPDATE sessions SET expires_at = ? WHERE id = ?")
                 .bind(new_expiry)
                 .bind(session_id)
                 .execute(&self.pool)
                 .await?;
+            in_force = new_expiry;
         }
-        Ok(Some((get_id(&row, "session_id")?, user_from_row(&row)?)))
+        Ok(Some((get_id(&row, "session_id")?, user_from_row(&row)?, in_force)))
     }
 
     async fn delete_session(&self, session_id: u64) -> StoreResult<()> {

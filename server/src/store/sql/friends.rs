@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{SqlStore, Tx, db_id, get_id, insert_id, insert_sql, user_ref};
+use super::{SqlStore, Tx, count, db_id, get_id, insert_id, insert_sql, user_ref};
+use crate::store::rules;
 use crate::store::{
     FriendRequestOutcome, FriendRow, FriendStore, PendingFriendRequest, StoreResult, UserRef,
 };
@@ -32,16 +33,26 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn pending_requests(&self, user: u64, incoming: bool) -> StoreResult<Vec<PendingFriendRequest>> {
+    async fn pending_requests(
+        &self,
+        user: u64,
+        incoming: bool,
+        after: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<PendingFriendRequest>> {
         let sql = if incoming {
             "SELECT r.id, r.note, r.created_at, u.id AS other_id, u.username AS other_name \
-             FROM friend_requests r JOIN users u ON u.id = r.from_id WHERE r.to_id = ? ORDER BY r.id"
+             FROM friend_requests r JOIN users u ON u.id = r.from_id \
+             WHERE r.to_id = ? AND r.id > ? ORDER BY r.id LIMIT ?"
         } else {
             "SELECT r.id, r.note, r.created_at, u.id AS other_id, u.username AS other_name \
-             FROM friend_requests r JOIN users u ON u.id = r.to_id WHERE r.from_id = ? ORDER BY r.id"
+             FROM friend_requests r JOIN users u ON u.id = r.to_id \
+             WHERE r.from_id = ? AND r.id > ? ORDER BY r.id LIMIT ?"
         };
         sqlx::query(sql)
             .bind(db_id(user)?)
+            .bind(db_id(after)?)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -64,6 +75,7 @@ impl FriendStore for SqlStore {
         from: u64,
         to: u64,
         note: &str,
+        max_pending: u64,
         now: i64,
     ) -> StoreResult<FriendRequestOutcome> {
         let (a, b) = (db_id(from)?, db_id(to)?);
@@ -94,6 +106,10 @@ impl FriendStore for SqlStore {
         }
         if let Some(row) = sqlx::query(pending).bind(a).bind(b).fetch_optional(&mut *tx).await? {
             return Ok(FriendRequestOutcome::AlreadyPending { request_id: get_id(&row, "id")? });
+        }
+        let pending = count(&mut tx, "SELECT COUNT(*) AS n FROM friend_requests WHERE to_id = ?", b).await?;
+        if !rules::room_for_pending(pending, max_pending) {
+            return Ok(FriendRequestOutcome::TooManyPending);
         }
         let sql = insert_sql(
             self.dialect,
@@ -172,8 +188,13 @@ impl FriendStore for SqlStore {
     async fn friend_requests(
         &self,
         user: u64,
+        after: u64,
+        limit: u64,
     ) -> StoreResult<(Vec<PendingFriendRequest>, Vec<PendingFriendRequest>)> {
-        Ok((self.pending_requests(user, true).await?, self.pending_requests(user, false).await?))
+        Ok((
+            self.pending_requests(user, true, after, limit).await?,
+            self.pending_requests(user, false, after, limit).await?,
+        ))
     }
 
     async fn block(&self, blocker: u64, blocked: u64, now: i64) -> StoreResult<()> {

@@ -5,9 +5,10 @@ use chat_proto::model::Role;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, Tx, db_id, get_id, get_role, insert_id, insert_sql, user_ref};
+use super::{SqlStore, Tx, count, db_id, get_id, get_role, insert_id, insert_sql, user_ref};
+use crate::store::rules::{self, GroupRefusal};
 use crate::store::{
-    GroupRecord, GroupStore, JoinOutcome, JoinRequestRow, MemberRow, RespondOutcome, StoreError, StoreResult,
+    GroupRecord, GroupStore, JoinOutcome, JoinRequestRow, MemberRow, StoreError, StoreResult,
 };
 
 /// The columns [`group_from_row`] reads; `g` is chat_groups, `o` the owner.
@@ -70,13 +71,51 @@ impl SqlStore {
             .collect()
     }
 
+    /// A member's role, its row locked (MySQL) until the transaction ends, so that
+    /// what the op decides on cannot change under it.
     async fn role_in_tx(&self, tx: &mut Tx, group_id: i64, user: i64) -> StoreResult<Option<Role>> {
-        let row = sqlx::query("SELECT role FROM group_members WHERE group_id = ? AND user_id = ?")
-            .bind(group_id)
-            .bind(user)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let sql = self.by_dialect(
+            "SELECT role FROM group_members WHERE group_id = ? AND user_id = ?",
+            "SELECT role FROM group_members WHERE group_id = ? AND user_id = ? FOR UPDATE",
+        );
+        let row = sqlx::query(sql).bind(group_id).bind(user).fetch_optional(&mut **tx).await?;
         row.as_ref().map(|r| get_role(r, "role")).transpose()
+    }
+
+    /// Locks the group, then reads (and locks) the roles of the one acting and the
+    /// one acted on; `None` when there is no such group.
+    async fn roles_of_pair(
+        &self,
+        tx: &mut Tx,
+        group_id: u64,
+        actor: u64,
+        target: u64,
+    ) -> StoreResult<Option<(Option<Role>, Option<Role>)>> {
+        if !self.lock_group(tx, group_id).await? {
+            return Ok(None);
+        }
+        let gid = db_id(group_id)?;
+        let actor_role = self.role_in_tx(tx, gid, db_id(actor)?).await?;
+        let target_role = self.role_in_tx(tx, gid, db_id(target)?).await?;
+        Ok(Some((actor_role, target_role)))
+    }
+
+    /// Removes a non-owner member and counts it out; false when there was none.
+    async fn remove_membership(&self, tx: &mut Tx, group_id: i64, user: i64) -> StoreResult<bool> {
+        let removed =
+            sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ? AND role <> 'owner'")
+                .bind(group_id)
+                .bind(user)
+                .execute(&mut **tx)
+                .await?;
+        if removed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE chat_groups SET member_count = member_count - 1 WHERE id = ?")
+            .bind(group_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(true)
     }
 }
 
@@ -150,17 +189,31 @@ impl GroupStore for SqlStore {
         row.as_ref().map(|r| get_role(r, "role")).transpose()
     }
 
-    async fn group_members(&self, group_id: u64) -> StoreResult<Vec<MemberRow>> {
+    async fn group_members(&self, group_id: u64, viewer: u64) -> StoreResult<Vec<MemberRow>> {
+        let viewer = db_id(viewer)?;
         sqlx::query(
-            "SELECT u.id, u.username, m.role FROM group_members m JOIN users u ON u.id = m.user_id \
+            "SELECT u.id, u.username, m.role, mine.blocker_id AS blocked_by_viewer, \
+             theirs.blocker_id AS blocks_viewer \
+             FROM group_members m JOIN users u ON u.id = m.user_id \
+             LEFT JOIN blocks mine ON mine.blocker_id = ? AND mine.blocked_id = m.user_id \
+             LEFT JOIN blocks theirs ON theirs.blocker_id = m.user_id AND theirs.blocked_id = ? \
              WHERE m.group_id = ? \
              ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.username_key",
         )
+        .bind(viewer)
+        .bind(viewer)
         .bind(db_id(group_id)?)
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|row| Ok(MemberRow { user: user_ref(row, "id", "username")?, role: get_role(row, "role")? }))
+        .map(|row| {
+            Ok(MemberRow {
+                user: user_ref(row, "id", "username")?,
+                role: get_role(row, "role")?,
+                blocked: row.try_get::<Option<i64>, _>("blocked_by_viewer")?.is_some()
+                    || row.try_get::<Option<i64>, _>("blocks_viewer")?.is_some(),
+            })
+        })
         .collect()
     }
 
@@ -173,7 +226,14 @@ impl GroupStore for SqlStore {
             .await
     }
 
-    async fn group_join(&self, group_id: u64, user: u64, note: &str, now: i64) -> StoreResult<JoinOutcome> {
+    async fn group_join(
+        &self,
+        group_id: u64,
+        user: u64,
+        note: &str,
+        max_pending: u64,
+        now: i64,
+    ) -> StoreResult<JoinOutcome> {
         let (gid, uid) = (db_id(group_id)?, db_id(user)?);
         let mut tx = self.write_tx().await?;
         if !self.lock_group(&mut tx, group_id).await? {
@@ -190,6 +250,11 @@ impl GroupStore for SqlStore {
         if let Some(row) = pending {
             return Ok(JoinOutcome::Pending { request_id: get_id(&row, "id")?, new: false });
         }
+        let pending =
+            count(&mut tx, "SELECT COUNT(*) AS n FROM group_join_requests WHERE group_id = ?", gid).await?;
+        if !rules::room_for_pending(pending, max_pending) {
+            return Ok(JoinOutcome::TooManyPending);
+        }
         let sql = insert_sql(
             self.dialect,
             "INSERT INTO group_join_requests (group_id, user_id, note, created_at) VALUES (?, ?, ?, ?)",
@@ -201,10 +266,14 @@ impl GroupStore for SqlStore {
         Ok(JoinOutcome::Pending { request_id, new: true })
     }
 
-    async fn join_requests(&self, group_id: u64) -> StoreResult<Vec<JoinRequestRow>> {
-        let sql = sqlx::AssertSqlSafe(format!("{JOIN_REQUEST_SELECT} WHERE r.group_id = ? ORDER BY r.id"));
+    async fn join_requests(&self, group_id: u64, after: u64, limit: u64) -> StoreResult<Vec<JoinRequestRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{JOIN_REQUEST_SELECT} WHERE r.group_id = ? AND r.id > ? ORDER BY r.id LIMIT ?"
+        ));
         sqlx::query(sql)
             .bind(db_id(group_id)?)
+            .bind(db_id(after)?)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -221,19 +290,24 @@ impl GroupStore for SqlStore {
     async fn group_respond(
         &self,
         request_id: u64,
+        actor: u64,
         accept: bool,
         max_members: u64,
         now: i64,
-    ) -> StoreResult<RespondOutcome> {
+    ) -> StoreResult<Result<JoinRequestRow, GroupRefusal>> {
         let mut tx = self.write_tx().await?;
         let sql = sqlx::AssertSqlSafe(format!("{JOIN_REQUEST_SELECT} WHERE r.id = ?"));
         let Some(row) = sqlx::query(sql).bind(db_id(request_id)?).fetch_optional(&mut *tx).await? else {
-            return Ok(RespondOutcome::NotFound);
+            return Ok(Err(GroupRefusal::NoRequest));
         };
         let request = join_request_from_row(&row)?;
         let gid = db_id(request.group_id)?;
         if !self.lock_group(&mut tx, request.group_id).await? {
-            return Ok(RespondOutcome::NotFound);
+            return Ok(Err(GroupRefusal::NoRequest));
+        }
+        let actor_role = self.role_in_tx(&mut tx, gid, db_id(actor)?).await?;
+        if let Err(refusal) = rules::may_answer_requests(actor_role) {
+            return Ok(Err(refusal));
         }
         if accept {
             let count: i64 = sqlx::query("SELECT member_count FROM chat_groups WHERE id = ?")
@@ -242,8 +316,18 @@ impl GroupStore for SqlStore {
                 .await?
                 .try_get("member_count")?;
             if u64::try_from(count).unwrap_or(0) >= max_members {
-                return Ok(RespondOutcome::Full);
+                return Ok(Err(GroupRefusal::Full));
             }
+        }
+        // Answered by someone else since it was read: nothing left to do.
+        let deleted = sqlx::query("DELETE FROM group_join_requests WHERE id = ?")
+            .bind(db_id(request_id)?)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Ok(Err(GroupRefusal::NoRequest));
+        }
+        if accept {
             sqlx::query(
                 "INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)",
             )
@@ -257,56 +341,66 @@ impl GroupStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM group_join_requests WHERE id = ?")
-            .bind(db_id(request_id)?)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
-        Ok(RespondOutcome::Done(request))
+        Ok(Ok(request))
     }
 
     async fn group_remove_member(&self, group_id: u64, user: u64) -> StoreResult<bool> {
         let (gid, uid) = (db_id(group_id)?, db_id(user)?);
         let mut tx = self.write_tx().await?;
-        if !self.lock_group(&mut tx, group_id).await? {
+        if !self.lock_group(&mut tx, group_id).await? || !self.remove_membership(&mut tx, gid, uid).await? {
             return Ok(false);
         }
-        let removed =
-            sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ? AND role <> 'owner'")
-                .bind(gid)
-                .bind(uid)
-                .execute(&mut *tx)
-                .await?;
-        if removed.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("UPDATE chat_groups SET member_count = member_count - 1 WHERE id = ?")
-            .bind(gid)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn group_set_role(&self, group_id: u64, user: u64, role: Role) -> StoreResult<bool> {
-        let (gid, uid) = (db_id(group_id)?, db_id(user)?);
+    async fn group_kick(
+        &self,
+        group_id: u64,
+        actor: u64,
+        target: u64,
+    ) -> StoreResult<Result<(), GroupRefusal>> {
+        let (gid, tid) = (db_id(group_id)?, db_id(target)?);
         let mut tx = self.write_tx().await?;
-        if !self.lock_group(&mut tx, group_id).await? {
-            return Ok(false);
+        let Some((actor_role, target_role)) = self.roles_of_pair(&mut tx, group_id, actor, target).await?
+        else {
+            return Ok(Err(GroupRefusal::NoGroup));
+        };
+        if let Err(refusal) = rules::may_kick(actor_role, target_role) {
+            return Ok(Err(refusal));
         }
-        match self.role_in_tx(&mut tx, gid, uid).await? {
-            None | Some(Role::Owner) => Ok(false),
-            Some(current) if current == role => Ok(true),
-            Some(_) => {
+        // The rule admits no owner and the target's row is locked: this removes it.
+        self.remove_membership(&mut tx, gid, tid).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    async fn group_set_role(
+        &self,
+        group_id: u64,
+        actor: u64,
+        target: u64,
+        role: Role,
+    ) -> StoreResult<Result<bool, GroupRefusal>> {
+        let (gid, tid) = (db_id(group_id)?, db_id(target)?);
+        let mut tx = self.write_tx().await?;
+        let Some((actor_role, target_role)) = self.roles_of_pair(&mut tx, group_id, actor, target).await?
+        else {
+            return Ok(Err(GroupRefusal::NoGroup));
+        };
+        match rules::role_change(actor_role, target_role, role) {
+            Ok(true) => {
                 sqlx::query("UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?")
                     .bind(role.as_str())
                     .bind(gid)
-                    .bind(uid)
+                    .bind(tid)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                Ok(true)
+                Ok(Ok(true))
             }
+            other => Ok(other),
         }
     }
 

@@ -163,7 +163,13 @@ fn id(v: i64) -> StoreResult<u64> {
 }
 
 fn db_id(v: u64) -> StoreResult<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v} out of range")))
+    i64::try_from(v).map_err(|_| StoreError::OutOfRange(format!("id {v}")))
+}
+
+/// The count `n` of `sql`, run in the transaction with one bound id.
+async fn count(tx: &mut Tx, sql: &'static str, bound: i64) -> StoreResult<u64> {
+    let n: i64 = sqlx::query(sql).bind(bound).fetch_one(&mut **tx).await?.try_get("n")?;
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
 }
 
 /// Reads an id column.
