@@ -17,9 +17,17 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
-            let first = e.to_string();
-            let first = first.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-            return fail(&format!("invalid settings: {first} (see chat-server --help)"), EXIT_USAGE);
+            // clap's message, without its usage and help lines.
+            let text = e.to_string();
+            let what: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let what = what.join(" ");
+            let what = what.trim_start_matches("error: ");
+            return fail(&format!("invalid settings: {what} (see chat-server --help)"), EXIT_USAGE);
         }
     };
     let filter = match EnvFilter::try_new(&config.log) {

@@ -43,7 +43,7 @@ pub enum ServerError {
     Config(String),
     #[error("cannot listen on {addr}: {source}; {}", bind_hint(source))]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("cannot set up TLS: {0}")]
+    #[error("cannot set up TLS: {0}; check the files given to --tls-cert and --tls-key")]
     Tls(#[from] tls::TlsError),
 }
 

@@ -155,4 +155,14 @@ fn a_failed_start_says_what_where_and_what_to_do_on_one_line() {
     let (code, err) = failed_start(&["--log", "a=b=c"], home);
     assert_eq!(code, 2);
     assert_one_line(&err, "a=b=c", "info");
+    let (code, err) = failed_start(&["--listen", "127.0.0.1:0", "--tls-cert", "/nowhere/cert.pem"], home);
+    assert_eq!(code, 2);
+    assert_one_line(&err, "--tls-key", "--help");
+
+    // A certificate that cannot be read.
+    let tls = ["--tls-cert", "/nowhere/cert.pem", "--tls-key", "/nowhere/key.pem"];
+    let (code, err) =
+        failed_start(&[&["--listen", "127.0.0.1:0", "--database", &db][..], &tls].concat(), home);
+    assert_eq!(code, 1);
+    assert_one_line(&err, "/nowhere/cert.pem", "--tls-cert");
 }
