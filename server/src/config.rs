@@ -128,8 +128,8 @@ pub struct Config {
     #[arg(long, env = "CHAT_SESSION_TTL_DAYS", default_value_t = 30.0, value_parser = parse_ttl_days)]
     pub session_ttl_days: f64,
 
-    /// Failed logins for one username within the throttle window before further
-    /// attempts are refused with `rate_limited`.
+    /// Failed password checks of one username from one address (IPv6: its /64) before
+    /// that pair is refused with `rate_limited` for the throttle window.
     #[arg(long, env = "CHAT_LOGIN_MAX_FAILURES", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub login_max_failures: u32,
@@ -140,7 +140,8 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub login_max_failures_per_addr: u32,
 
-    /// Length of the failed-login throttle window, in seconds.
+    /// Seconds after its last failure that a failed-login count is forgotten (and
+    /// that a locked pair or address stays refused).
     #[arg(long, env = "CHAT_LOGIN_WINDOW", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub login_window: u64,
@@ -240,6 +241,100 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_PENDING_JOIN_REQUESTS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_pending_join_requests: u64,
+
+    // --- Limits: login throttle, per-user op budgets, register, hashing queue,
+    // per-connection budget (issue 9, items 1, 4, 7). ---
+    /// Failed password checks of one username (from all addresses) before each further
+    /// attempt waits a delay: 1 s, doubling per failure up to --login-max-delay.
+    #[arg(long, env = "CHAT_LOGIN_FREE_FAILURES", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_free_failures: u32,
+
+    /// Longest delay, in seconds, between password checks of a username under attack.
+    #[arg(long, env = "CHAT_LOGIN_MAX_DELAY", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub login_max_delay: u64,
+
+    /// Password checks of one username in progress at once; more get `rate_limited`.
+    #[arg(long, env = "CHAT_LOGIN_IN_FLIGHT_PER_USER", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_in_flight_per_user: u32,
+
+    /// Password checks from one address in progress at once; more get `rate_limited`.
+    #[arg(long, env = "CHAT_LOGIN_IN_FLIGHT_PER_ADDR", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_in_flight_per_addr: u32,
+
+    /// Password hashes (register, login, ...) of one address waiting at once; more get
+    /// `rate_limited`. Addresses are served in turn.
+    #[arg(long, env = "CHAT_HASH_QUEUE_PER_ADDR", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1024).map(|v| v as usize))]
+    pub hash_queue_per_addr: usize,
+
+    /// Accounts one address may register per minute, after a burst of --register-burst.
+    #[arg(long, env = "CHAT_REGISTER_PER_MIN", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub register_per_min: u32,
+
+    /// `register`s one address may make at once (the burst above the rate).
+    #[arg(long, env = "CHAT_REGISTER_BURST", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub register_burst: u32,
+
+    /// `recall`s per minute per user, after a burst of --recall-burst.
+    #[arg(long, env = "CHAT_RECALL_PER_MIN", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub recall_per_min: u32,
+
+    /// `recall`s one user may make at once (the burst above the rate).
+    #[arg(long, env = "CHAT_RECALL_BURST", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub recall_burst: u32,
+
+    /// `read`s per minute per user, after a burst of --read-burst.
+    #[arg(long, env = "CHAT_READ_PER_MIN", default_value_t = 1200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub read_per_min: u32,
+
+    /// `read`s one user may make at once (the burst above the rate).
+    #[arg(long, env = "CHAT_READ_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub read_burst: u32,
+
+    /// `friend_request`s per minute per user, after a burst of --friend-request-burst.
+    #[arg(long, env = "CHAT_FRIEND_REQUEST_PER_MIN", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub friend_request_per_min: u32,
+
+    /// `friend_request`s one user may make at once (the burst above the rate).
+    #[arg(long, env = "CHAT_FRIEND_REQUEST_BURST", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub friend_request_burst: u32,
+
+    /// `group_create`s per minute per user, after a burst of --group-create-burst.
+    #[arg(long, env = "CHAT_GROUP_CREATE_PER_MIN", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub group_create_per_min: u32,
+
+    /// `group_create`s one user may make at once (the burst above the rate).
+    #[arg(long, env = "CHAT_GROUP_CREATE_BURST", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub group_create_burst: u32,
+
+    /// `group_join`s per minute per user, after a burst of --group-join-burst.
+    #[arg(long, env = "CHAT_GROUP_JOIN_PER_MIN", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub group_join_per_min: u32,
+
+    /// `group_join`s one user may make at once (the burst above the rate).
+    #[arg(long, env = "CHAT_GROUP_JOIN_BURST", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub group_join_burst: u32,
+
+    /// Requests per second one connection may make, after a burst of --conn-burst;
+    /// beyond it the server reads that connection's next request later (no error).
+    #[arg(long, env = "CHAT_CONN_RATE", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub conn_rate: u32,
+
+    /// Requests one connection may make at once (the burst above the rate).
+    #[arg(long, env = "CHAT_CONN_BURST", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub conn_burst: u32,
 }
 
 impl Config {

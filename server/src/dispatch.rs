@@ -9,11 +9,15 @@ use tracing::debug;
 
 use crate::conn::Connection;
 use crate::frames;
+use crate::limits::Op;
 use crate::service::{OpError, friends, groups, messages, session};
 
 impl Connection {
     /// Answers one received payload with exactly one reply frame.
     pub async fn handle_payload(&mut self, payload: &[u8]) -> Bytes {
+        // Over its budget, a connection is simply read later: honest bursts slow down,
+        // nothing honest is refused, and no connection spins the server.
+        self.state.limits.conn.wait(&self.id).await;
         let max_frame = self.state.config.max_frame;
         match parse_request(payload) {
             Err(e) => {
@@ -37,6 +41,11 @@ impl Connection {
                 id,
                 Err(OpError::new(ErrorCode::Unauthenticated, "log in first")),
             );
+        }
+        if let (Some(op), Some(s)) = (budgeted_op(&request), &self.session)
+            && let Err((wait, why)) = self.state.limits.check_op(op, s.user_id)
+        {
+            return reply::<Empty>(max_frame, id, Err(OpError::rate_limited(why, wait)));
         }
         match request {
             R::Hello(r) => reply(max_frame, id, session::hello(self, r)),
@@ -77,6 +86,18 @@ impl Connection {
                 reply::<Empty>(max_frame, id, Err(OpError::new(ErrorCode::Unavailable, message)))
             }
         }
+    }
+}
+
+/// The per-user budget an op spends, if any (`send` checks its own after validation).
+fn budgeted_op(request: &Request) -> Option<Op> {
+    match request {
+        Request::Recall(_) => Some(Op::Recall),
+        Request::Read(_) => Some(Op::Read),
+        Request::FriendRequest(_) => Some(Op::FriendRequest),
+        Request::GroupCreate(_) => Some(Op::GroupCreate),
+        Request::GroupJoin(_) => Some(Op::GroupJoin),
+        _ => None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`dispatch`] -> an op in [`service`] -> [`store`] -> reply into the connection's
 //! bounded outbox -> [`conn`] writer. Events to other users go through the [`hub`].
 
+pub mod addr_key;
 pub mod admission;
 pub mod auth;
 pub mod bus;
@@ -11,10 +12,11 @@ pub mod config;
 pub mod conn;
 mod dispatch;
 pub mod frames;
+pub mod hash_queue;
 pub mod hub;
+pub mod limits;
 pub mod log_limit;
 pub mod outbox;
-pub mod rate;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -1,4 +1,4 @@
-//! What every connection shares: settings, store, hub, hasher, throttle.
+//! What every connection shares: settings, store, hub, hasher, throttle, limits.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +10,7 @@ use crate::auth::PasswordHasher;
 use crate::bus::{Bus, LocalBus};
 use crate::config::Config;
 use crate::hub::Hub;
-use crate::rate::SendRate;
+use crate::limits::Limits;
 use crate::store::Store;
 use crate::throttle::{LoginThrottle, ThrottleConfig};
 use crate::writer::Writer;
@@ -22,7 +22,7 @@ pub struct AppState {
     pub hub: Hub,
     pub bus: Arc<dyn Bus>,
     pub writer: Writer,
-    pub send_rate: SendRate,
+    pub limits: Limits,
     pub hasher: PasswordHasher,
     pub throttle: LoginThrottle,
     next_conn_id: AtomicU64,
@@ -32,8 +32,12 @@ impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
         let throttle = LoginThrottle::new(ThrottleConfig {
             window: Duration::from_secs(config.login_window),
-            max_failures_per_user: config.login_max_failures,
+            max_failures_per_pair: config.login_max_failures,
             max_failures_per_addr: config.login_max_failures_per_addr,
+            free_failures_per_user: config.login_free_failures,
+            max_delay: Duration::from_secs(config.login_max_delay),
+            max_in_flight_per_user: config.login_in_flight_per_user,
+            max_in_flight_per_addr: config.login_in_flight_per_addr,
             ..ThrottleConfig::default()
         });
         let hub = Hub::new();
@@ -41,11 +45,11 @@ impl AppState {
         Self {
             writer: Writer::spawn(store.clone(), bus.clone(), config.max_frame, config.write_batch),
             bus,
-            send_rate: SendRate::new(config.send_rate, config.send_burst),
+            limits: Limits::new(&config),
+            hasher: PasswordHasher::new(config.hash_queue_per_addr),
             config,
             store,
             hub,
-            hasher: PasswordHasher::new(),
             throttle,
             next_conn_id: AtomicU64::new(1),
         }

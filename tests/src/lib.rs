@@ -186,6 +186,19 @@ impl TestServer {
         Raw::connect(self.addr).await
     }
 
+    /// A new connection from the loopback address `ip` (Linux routes all of
+    /// 127.0.0.0/8 to lo), to act as another client address.
+    pub async fn connect_from(&self, ip: &str) -> Connected {
+        Client::from_stream(stream_from(ip, self.addr).await, chat_tui::client::DEFAULT_TIMEOUT)
+    }
+
+    /// A new raw connection from the loopback address `ip`.
+    pub async fn raw_from(&self, ip: &str) -> Raw {
+        let stream = stream_from(ip, self.addr).await;
+        stream.set_nodelay(true).unwrap();
+        Raw { stream, buf: BytesMut::new() }
+    }
+
     /// Registers `name` (password [`PASSWORD`]) and returns a logged-in connection.
     pub async fn user(&self, name: &str) -> User {
         let conn = self.connect().await;
@@ -216,6 +229,13 @@ impl TestServer {
             db.cleanup().await;
         }
     }
+}
+
+/// A TCP connection to `addr` from the local address `ip`.
+async fn stream_from(ip: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
 }
 
 /// A logged-in connection.
@@ -268,16 +288,6 @@ pub struct Raw {
 impl Raw {
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        Self { stream, buf: BytesMut::new() }
-    }
-
-    /// A connection from another loopback address (`127.0.0.2`, ...), as a client
-    /// on another machine would come from its own.
-    pub async fn connect_from(addr: SocketAddr, from: &str) -> Self {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind(SocketAddr::new(from.parse().unwrap(), 0)).unwrap();
-        let stream = socket.connect(addr).await.unwrap();
         stream.set_nodelay(true).unwrap();
         Self { stream, buf: BytesMut::new() }
     }

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use chat_proto::request::Ping;
-use chat_tests::{Backend, PASSWORD, Raw, TestServer, frame, raw_code};
+use chat_tests::{Backend, PASSWORD, TestServer, frame, raw_code};
 use serde_json::{Value, json};
 
 fn login(name: &str) -> Value {
@@ -78,20 +78,20 @@ async fn connections_per_address_are_capped() {
     let server = TestServer::start_with(Backend::Sqlite, &["--max-connections-per-addr", "3"]).await.unwrap();
     let mut mine = Vec::new();
     for _ in 0..3 {
-        let mut c = Raw::connect_from(server.addr, "127.0.0.2").await;
+        let mut c = server.raw_from("127.0.0.2").await;
         assert_eq!(c.call(&json!({"id": 1, "op": "ping"})).await["ok"], true);
         mine.push(c);
     }
-    let mut fourth = Raw::connect_from(server.addr, "127.0.0.2").await;
+    let mut fourth = server.raw_from("127.0.0.2").await;
     let refusal = fourth.until_closed().await;
     assert_eq!(raw_code(&refusal[0]), "unavailable");
     assert!(refusal[0]["error"]["message"].as_str().unwrap().contains("your address"));
     // Another address is not affected, and a closed connection frees its place.
-    let mut other = Raw::connect_from(server.addr, "127.0.0.3").await;
+    let mut other = server.raw_from("127.0.0.3").await;
     assert_eq!(other.call(&json!({"id": 1, "op": "ping"})).await["ok"], true);
     drop(mine.pop());
     let mut again = loop {
-        let mut c = Raw::connect_from(server.addr, "127.0.0.2").await;
+        let mut c = server.raw_from("127.0.0.2").await;
         c.send_json(&json!({"id": 1, "op": "ping"})).await;
         match c.recv().await {
             Some(reply) if reply["ok"] == true => break c,
@@ -105,17 +105,17 @@ async fn connections_per_address_are_capped() {
 #[tokio::test]
 async fn connections_waiting_to_log_in_are_capped_but_logged_in_ones_are_not() {
     let server = TestServer::start_with(Backend::Sqlite, &["--max-unauthenticated", "2"]).await.unwrap();
-    let mut a = Raw::connect_from(server.addr, "127.0.0.2").await;
-    let mut b = Raw::connect_from(server.addr, "127.0.0.3").await;
+    let mut a = server.raw_from("127.0.0.2").await;
+    let mut b = server.raw_from("127.0.0.3").await;
     let register = json!({"id": 1, "op": "register", "username": "alice", "password": PASSWORD});
     assert_eq!(a.call(&register).await["ok"], true);
     assert_eq!(b.call(&json!({"id": 1, "op": "ping"})).await["ok"], true);
-    let mut c = Raw::connect_from(server.addr, "127.0.0.4").await;
+    let mut c = server.raw_from("127.0.0.4").await;
     let refusal = c.until_closed().await;
     assert_eq!(raw_code(&refusal[0]), "unavailable");
     // Once one of them logs in, there is room for another stranger.
     assert_eq!(a.call(&login("alice")).await["ok"], true);
-    let mut d = Raw::connect_from(server.addr, "127.0.0.4").await;
+    let mut d = server.raw_from("127.0.0.4").await;
     assert_eq!(d.call(&json!({"id": 1, "op": "ping"})).await["ok"], true);
     server.finish().await;
 }

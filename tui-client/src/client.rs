@@ -59,6 +59,14 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// How long the server asked to wait before retrying (with `rate_limited`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Server { error, .. } => error.retry_after_ms.map(Duration::from_millis),
+            _ => None,
+        }
+    }
 }
 
 type ReplySlot = oneshot::Sender<Result<Map<String, Value>, ErrorBody>>;
@@ -115,19 +123,24 @@ impl Client {
         timeout: Duration,
     ) -> Result<Connected, ClientError> {
         let stream = TcpStream::connect(addr).await.map_err(ClientError::Connect)?;
+        Ok(Self::from_stream(stream, timeout))
+    }
+
+    /// A client over an already connected stream (e.g. one bound to a chosen local
+    /// address).
+    pub fn from_stream(stream: TcpStream, timeout: Duration) -> Connected {
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
-        Ok(Self::start(rd, wr, timeout))
+        Self::start(rd, wr, timeout)
     }
 
     /// Connects to `endpoint`, over TLS when it says so.
     pub async fn open(endpoint: &Endpoint, timeout: Duration) -> Result<Connected, ClientError> {
         let stream = TcpStream::connect(endpoint.addr()).await.map_err(ClientError::Connect)?;
-        let _ = stream.set_nodelay(true);
         let Some((connector, name)) = endpoint.tls() else {
-            let (rd, wr) = stream.into_split();
-            return Ok(Self::start(rd, wr, timeout));
+            return Ok(Self::from_stream(stream, timeout));
         };
+        let _ = stream.set_nodelay(true);
         let stream = connector.connect(name.clone(), stream).await.map_err(ClientError::Tls)?;
         let (rd, wr) = tokio::io::split(stream);
         Ok(Self::start(rd, wr, timeout))

@@ -1,9 +1,9 @@
 //! The error an op answers with, and how internal failures become `internal`
 //! without leaking their details to the client.
 
-use chat_proto::{ErrorBody, ErrorCode};
-
 use std::time::Duration;
+
+use chat_proto::{ErrorBody, ErrorCode};
 
 use crate::auth::HashError;
 use crate::log_limit::LogLimit;
@@ -14,11 +14,17 @@ use crate::store::StoreError;
 pub struct OpError {
     pub code: ErrorCode,
     pub message: String,
+    pub retry_after: Option<Duration>,
 }
 
 impl OpError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), retry_after: None }
+    }
+
+    /// `rate_limited`, with the wait after which the same request may succeed.
+    pub fn rate_limited(message: impl Into<String>, wait: Duration) -> Self {
+        Self { retry_after: Some(wait), ..Self::new(ErrorCode::RateLimited, message) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -30,7 +36,11 @@ impl OpError {
     }
 
     pub fn into_body(self) -> ErrorBody {
-        ErrorBody::new(self.code, self.message)
+        let body = ErrorBody::new(self.code, self.message);
+        match self.retry_after {
+            Some(wait) => body.retry_after(wait),
+            None => body,
+        }
     }
 }
 
@@ -52,6 +62,13 @@ impl From<StoreError> for OpError {
 
 impl From<HashError> for OpError {
     fn from(e: HashError) -> Self {
+        if let HashError::Busy = e {
+            // A hash takes well under a second; by then the address's queue has moved.
+            return Self::rate_limited(
+                "too many password checks from your address at once",
+                Duration::from_secs(1),
+            );
+        }
         tracing::error!(error = %e, "password hashing failed");
         Self::internal()
     }

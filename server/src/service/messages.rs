@@ -9,6 +9,7 @@ use chat_proto::{ErrorCode, validate};
 use super::paging::{page_limit, trim_to_frame};
 use super::{OpError, find_user, groups::role_of};
 use crate::conn::{Connection, Session};
+use crate::limits::Op;
 use crate::state::{AppState, now_ms};
 use crate::store::{AppendOutcome, AppendRequest, ConvKey, Refusal, SendTo, UserRef};
 
@@ -66,9 +67,7 @@ pub async fn send(conn: &Connection, r: Send) -> Result<SendReply, OpError> {
         }
         Target::Group(g) => SendTo::Group(g),
     };
-    if !state.send_rate.allow(me.user_id) {
-        return Err(OpError::new(ErrorCode::RateLimited, "sending too fast; slow down"));
-    }
+    state.limits.check_op(Op::Send, me.user_id).map_err(|(wait, why)| OpError::rate_limited(why, wait))?;
     let request =
         AppendRequest::Text { sender: sender(&me), to, body: r.body, client_msg_id: r.client_msg_id };
     match state.writer.append(request, conn.id).await? {

@@ -9,6 +9,7 @@ use chat_proto::{ErrorCode, PROTOCOL_VERSION, validate};
 use tracing::info;
 
 use super::OpError;
+use crate::addr_key::AddrKey;
 use crate::auth;
 use crate::conn::{Connection, Session};
 use crate::state::now_ms;
@@ -50,12 +51,16 @@ pub async fn register(conn: &mut Connection, r: Register) -> Result<RegisterRepl
     validate::password_size(&r.password).map_err(OpError::bad_request)?;
     validate::password_strength(&r.password).map_err(|m| OpError::new(ErrorCode::WeakPassword, m))?;
     let state = &conn.state;
+    let addr = addr_of(conn);
+    state.limits.register.check(&addr).map_err(|wait| {
+        OpError::rate_limited("too many accounts registered from your address; wait", wait)
+    })?;
     let taken = || OpError::new(ErrorCode::UsernameTaken, format!("username `{}` is taken", r.username));
     // Refuse a taken name before paying for a hash; the unique key settles races.
     if state.store.user_by_name(&r.username).await?.is_some() {
         return Err(taken());
     }
-    let hash = state.hasher.hash(&r.password).await?;
+    let hash = state.hasher.hash(addr, &r.password).await?;
     let user_id = match state.store.create_user(&r.username, &hash, now_ms()).await {
         Ok(id) => id,
         Err(StoreError::Conflict) => return Err(taken()),
@@ -69,19 +74,15 @@ pub async fn login(conn: &mut Connection, r: Login) -> Result<LoginReply, OpErro
     validate::username(&r.username).map_err(OpError::bad_request)?;
     validate::password_size(&r.password).map_err(OpError::bad_request)?;
     let device = device_label(r.device.as_deref())?;
-    let key = validate::username_key(&r.username);
-    let user = check_password(conn, Some(&key), &r.username, &r.password).await?;
-    conn.state.throttle.record_success(&key);
+    let user = check_password(conn, &r.username, &r.password).await?;
     start_session(conn, user, device).await
 }
 
 pub async fn resume(conn: &mut Connection, r: Resume) -> Result<LoginReply, OpError> {
     device_label(r.device.as_deref())?;
+    // Not throttled: a token has 256 random bits, so guessing one is hopeless, and an
+    // owner holding a valid one must get in whatever strangers do to the password.
     let state = conn.state.clone();
-    let ip = conn.peer.ip();
-    if let Some(wait) = state.throttle.check(None, ip) {
-        return Err(rate_limited(wait));
-    }
     let now = now_ms();
     let found = if auth::token_well_formed(&r.token) {
         let expiry = now.saturating_add(state.config.session_ttl_ms());
@@ -90,7 +91,6 @@ pub async fn resume(conn: &mut Connection, r: Resume) -> Result<LoginReply, OpEr
         None
     };
     let Some((session_id, user, expires_at)) = found else {
-        state.throttle.record_failure(None, ip);
         return Err(OpError::new(ErrorCode::InvalidCredentials, "session token is invalid or expired"));
     };
     info!(conn = conn.id, user_id = user.id, "session resumed");
@@ -115,10 +115,10 @@ pub async fn change_password(
     validate::password_size(&r.old_password).map_err(OpError::bad_request)?;
     validate::password_size(&r.new_password).map_err(OpError::bad_request)?;
     let session = conn.me()?;
-    let user = check_password(conn, None, &session.username, &r.old_password).await?;
+    let user = check_password(conn, &session.username, &r.old_password).await?;
     validate::password_strength(&r.new_password).map_err(|m| OpError::new(ErrorCode::WeakPassword, m))?;
     let state = conn.state.clone();
-    let hash = state.hasher.hash(&r.new_password).await?;
+    let hash = state.hasher.hash(addr_of(conn), &r.new_password).await?;
     let (token, token_hash) = auth::new_token()?;
     let new_session = session_row(conn, user.id, &token_hash, "");
     let expires_at = new_session.expires_at;
@@ -136,7 +136,7 @@ pub async fn change_password(
 pub async fn delete_account(conn: &mut Connection, r: DeleteAccount) -> Result<Empty, OpError> {
     validate::password_size(&r.password).map_err(OpError::bad_request)?;
     let session = conn.me()?;
-    let user = check_password(conn, None, &session.username, &r.password).await?;
+    let user = check_password(conn, &session.username, &r.password).await?;
     let state = conn.state.clone();
     let Some(gone) = state.store.delete_user(user.id).await? else {
         return Err(OpError::new(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
@@ -163,40 +163,35 @@ fn device_label(device: Option<&str>) -> Result<String, OpError> {
     Ok(device.to_owned())
 }
 
-fn rate_limited(wait: std::time::Duration) -> OpError {
-    OpError::new(
-        ErrorCode::RateLimited,
-        format!("too many failed attempts; try again in {} s", wait.as_secs().max(1)),
-    )
+/// The key this connection's address counts under in per-address limits.
+fn addr_of(conn: &Connection) -> AddrKey {
+    AddrKey::of(conn.peer.ip())
 }
 
-/// Verifies a password under the throttle: refused while the username (`user_key`,
-/// when the attempt names one) or the address is locked; a failure counts against
-/// both. Costs the same time whether or not the user exists.
-async fn check_password(
-    conn: &Connection,
-    user_key: Option<&str>,
-    username: &str,
-    password: &str,
-) -> Result<UserRecord, OpError> {
+/// Verifies a password under the throttle (see [`crate::throttle`]): the attempt is
+/// counted before the check and taken back if the password is right. Costs the same
+/// time whether or not the user exists.
+async fn check_password(conn: &Connection, username: &str, password: &str) -> Result<UserRecord, OpError> {
     let state = &conn.state;
-    let ip = conn.peer.ip();
-    let key = user_key.map(str::to_owned).unwrap_or_else(|| validate::username_key(username));
-    if let Some(wait) = state.throttle.check(Some(&key), ip) {
-        return Err(rate_limited(wait));
-    }
+    let addr = addr_of(conn);
+    let attempt = state.throttle.begin(&validate::username_key(username), addr).map_err(|wait| {
+        let message = format!("too many password attempts; try again in {} s", wait.as_secs().max(1));
+        OpError::rate_limited(message, wait)
+    })?;
     let user = state.store.user_by_name(username).await?;
     let ok = match &user {
-        Some(u) => state.hasher.verify(password, &u.password_hash).await?,
+        Some(u) => state.hasher.verify(addr, password, &u.password_hash).await?,
         None => {
-            state.hasher.verify_decoy(password).await?;
+            state.hasher.verify_decoy(addr, password).await?;
             false
         }
     };
     match user {
-        Some(u) if ok => Ok(u),
+        Some(u) if ok => {
+            attempt.succeeded();
+            Ok(u)
+        }
         _ => {
-            state.throttle.record_failure(Some(&key), ip);
             info!(conn = conn.id, peer = %conn.peer, "failed password check");
             Err(OpError::new(ErrorCode::InvalidCredentials, BAD_CREDENTIALS))
         }
