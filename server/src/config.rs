@@ -32,9 +32,8 @@ impl DatabaseUrl {
         let dirs = directories::ProjectDirs::from("", "", "chat-server").ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no home directory to keep the database in")
         })?;
-        let dir = dirs.data_dir().to_path_buf();
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join("chat.db");
+        // The store creates the directory, owner-only, when it opens the file.
+        let path = dirs.data_dir().join("chat.db");
         Ok((Self::sqlite_file(&path), path))
     }
 
@@ -83,7 +82,8 @@ pub struct Config {
     #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
 
-    /// Database URL: `sqlite:PATH` (created if missing; append `?mode=rwc`) or
+    /// Database URL: `sqlite:PATH` (created if missing, with its directory, both
+    /// private to this user; `?mode=rw` opens only an existing file) or
     /// `mysql://USER:PASSWORD@HOST:PORT/DB` for MySQL/MariaDB. Default: a SQLite file
     /// `chat.db` in the platform data directory (on Linux
     /// ~/.local/share/chat-server).

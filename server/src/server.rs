@@ -31,18 +31,46 @@ static REFUSALS: LogLimit = LogLimit::new(5, Duration::from_secs(1));
 /// How often expired sessions are swept from the database.
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
+/// Why the server could not start. Each message is one line for the operator: what
+/// failed, where, and what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot find a place for the default database: {0}")]
+    #[error("cannot find a place for the default database ({0}); give one with --database sqlite:PATH")]
     DataDir(std::io::Error),
-    #[error("cannot open the database: {0}")]
-    Store(#[from] StoreError),
-    #[error("invalid settings: {0}")]
+    #[error("cannot open the database {url}: {source}{}", open_hint(url, source))]
+    Store { url: DatabaseUrl, source: StoreError },
+    #[error("invalid settings: {0} (see chat-server --help)")]
     Config(String),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}; {}", bind_hint(source))]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("cannot set up TLS: {0}")]
+    #[error("cannot set up TLS: {0}; check the files given to --tls-cert and --tls-key")]
     Tls(#[from] tls::TlsError),
+}
+
+/// What to do about a database that cannot be opened (the error says what it is).
+fn open_hint(url: &DatabaseUrl, e: &StoreError) -> &'static str {
+    match e {
+        StoreError::UnsupportedUrl(_) => "",
+        StoreError::File { .. } => "; choose a writable place with --database sqlite:PATH",
+        StoreError::Migrate(_) => "; is it another program's database, or from a newer chat-server?",
+        _ if url.as_str().starts_with("sqlite:") => {
+            "; check that the file is a database this user may read and write (without ?mode= it is created)"
+        }
+        _ => "; check that the database server runs, and the URL's host, port, user, password and database",
+    }
+}
+
+/// What to do about an address that cannot be listened on.
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another program uses that port: stop it, or pick another with --listen"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges: pick another with --listen"
+        }
+        _ => "pick an address of this machine with --listen",
+    }
 }
 
 /// A bound, ready server.
@@ -59,30 +87,28 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Opens the database (applying migrations) and binds the listening socket.
+    /// Binds the listening socket and opens the database (applying migrations). Each
+    /// step that fails does so before anything is logged, so the operator reads one
+    /// line: the [`ServerError`].
     pub async fn bind(config: Config) -> Result<Self, ServerError> {
+        config.check().map_err(ServerError::Config)?;
         let url = match &config.database {
             Some(url) => url.clone(),
-            None => {
-                let (url, path) = DatabaseUrl::default_sqlite().map_err(ServerError::DataDir)?;
-                info!(path = %path.display(), "using the default SQLite database");
-                url
-            }
+            None => DatabaseUrl::default_sqlite().map_err(ServerError::DataDir)?.0,
         };
-        config.check().map_err(ServerError::Config)?;
-        let store = store::SqlStore::open(url.as_str(), config.durability).await?;
+        let tls = tls_acceptor(&config)?;
+        let listener = bound(config.listen)?;
+        let store = store::SqlStore::open(url.as_str(), config.durability)
+            .await
+            .map_err(|source| ServerError::Store { url: url.clone(), source })?;
         info!(database = %url, "database ready");
-        Self::bind_with_store(config, Arc::new(store)).await
+        Ok(Self { listener, state: Arc::new(AppState::new(config, Arc::new(store))), tls })
     }
 
     /// Binds with an already opened store.
     pub async fn bind_with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, ServerError> {
-        let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
-            _ => None,
-        };
-        let addr = config.listen;
-        let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
+        let tls = tls_acceptor(&config)?;
+        let listener = bound(config.listen)?;
         Ok(Self { listener, state: Arc::new(AppState::new(config, store)), tls })
     }
 
@@ -166,6 +192,19 @@ impl Server {
         state.store.close().await;
         info!("shut down");
     }
+}
+
+/// The TLS acceptor, when a certificate and key are configured.
+fn tls_acceptor(config: &Config) -> Result<Option<TlsAcceptor>, ServerError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(tls::acceptor(cert, key)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The listening socket, or the error that names the address.
+fn bound(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    listen(addr).map_err(|source| ServerError::Bind { addr, source })
 }
 
 /// Binds with a deep accept backlog (the kernel caps it at `net.core.somaxconn`), so

@@ -155,17 +155,17 @@ impl Profile {
     }
 
     pub fn save_config(&self, config: &ClientConfig) -> Result<(), ConfigError> {
-        write_toml(&self.config_file(), config, false)
+        write_toml(&self.config_file(), config)
     }
 
     pub fn load_session(&self) -> Result<Option<SavedSession>, ConfigError> {
         read_toml(&self.session_file())
     }
 
-    /// Saves the session where only its owner can read it (mode 0600), replacing any
-    /// earlier one atomically.
+    /// Saves the session where only its owner can read it, replacing any earlier one
+    /// atomically.
     pub fn save_session(&self, session: &SavedSession) -> Result<(), ConfigError> {
-        write_toml(&self.session_file(), session, true)
+        write_toml(&self.session_file(), session)
     }
 
     pub fn forget_session(&self) -> Result<(), ConfigError> {
@@ -188,22 +188,22 @@ fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Con
         .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
 }
 
-fn write_toml<T: Serialize>(path: &Path, value: &T, private: bool) -> Result<(), ConfigError> {
+/// Writes `value` to `path` (owner-only, in a directory only its owner may enter:
+/// the session holds a token, and whoever edits the config picks the server).
+fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), ConfigError> {
     let err = |source| ConfigError::Write { path: path.to_owned(), source };
     let text = toml::to_string(value).map_err(|e| err(std::io::Error::other(e.to_string())))?;
     let dir = path.parent().ok_or_else(|| err(std::io::Error::other("no parent directory")))?;
-    fs::create_dir_all(dir).map_err(err)?;
+    crate::private::create_dir(dir).map_err(err)?;
     let tmp = path.with_extension("tmp");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    let mut file =
+        crate::private::file_options().write(true).create(true).truncate(true).open(&tmp).map_err(err)?;
+    // A temporary file left by a crash of an older release keeps its mode when opened.
     #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(err)?;
     }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut file = options.open(&tmp).map_err(err)?;
     file.write_all(text.as_bytes()).map_err(err)?;
     file.sync_all().map_err(err)?;
     fs::rename(&tmp, path).map_err(err)
@@ -244,6 +244,15 @@ mod tests {
         c.keys.insert("send".into(), KeyList::Many(vec!["enter".into(), "ctrl+s".into()]));
         p.save_config(&c).unwrap();
         assert_eq!(p.load_config().unwrap(), c);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&p.config_file()), 0o600, "whoever edits it picks the server");
+            for dir in [base.path().join("c"), base.path().join("c/work"), base.path().join("d/work")] {
+                assert_eq!(mode(&dir), 0o700, "{dir:?}");
+            }
+        }
         fs::write(p.config_file(), "[keys]\nquit = \"ctrl+q\"\nsend = [\"enter\"]\n").unwrap();
         assert_eq!(p.load_config().unwrap().keys.len(), 2);
         fs::write(p.config_file(), "nonsense = 1").unwrap();

@@ -63,6 +63,8 @@ pub enum HistoryError {
     TooNew { found: i64, known: i64 },
     #[error("history database: number {0} is out of range")]
     OutOfRange(u64),
+    #[error("cannot create the history database {}: {source}", path.display())]
+    Create { path: std::path::PathBuf, source: std::io::Error },
 }
 
 pub type Result<T, E = HistoryError> = std::result::Result<T, E>;
@@ -131,7 +133,11 @@ pub fn conversation_of(message: &Message, me: &str) -> Target {
 }
 
 impl History {
+    /// Opens (creating it, owner-only, if missing) the history database at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<History> {
+        let path = path.as_ref();
+        crate::private::create_sqlite_files(path)
+            .map_err(|source| HistoryError::Create { path: path.to_owned(), source })?;
         Self::setup(Connection::open(path)?)
     }
 

@@ -20,7 +20,8 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            // The message may quote the server's own words: escaped, on one line.
+            eprintln!("error: {}", chat_tui::display::escape_line(&failure.message));
             ExitCode::from(failure.exit)
         }
     }

@@ -47,6 +47,8 @@ pub enum StoreError {
     /// column): the asker's mistake, not the database's.
     #[error("value out of range: {0}")]
     OutOfRange(String),
+    #[error("cannot create {}: {source}", path.display())]
+    File { path: std::path::PathBuf, source: std::io::Error },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

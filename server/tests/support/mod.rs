@@ -18,7 +18,19 @@ impl Drop for Daemon {
 /// A `chat-server` command with a clean environment: no `CHAT_*` setting leaks in
 /// from the machine running the tests.
 pub fn command() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-server"));
+    clean(Command::new(env!("CARGO_BIN_EXE_chat-server")))
+}
+
+/// A `chat-server` command started by `sh` after the shell ran `setup` (such as
+/// `umask 000`), which would be unsafe to do in the threaded test process itself.
+#[allow(dead_code)] // not every test file needs a shell
+pub fn command_after(setup: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &format!(r#"{setup}; exec "$0" "$@""#), env!("CARGO_BIN_EXE_chat-server")]);
+    clean(cmd)
+}
+
+fn clean(mut cmd: Command) -> Command {
     for (key, _) in std::env::vars() {
         if key.starts_with("CHAT_") {
             cmd.env_remove(key);

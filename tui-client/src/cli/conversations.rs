@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chat_proto::model::Target;
 use chat_proto::request::{Conversations, History as HistoryOp, Read as ReadOp, Recall, Send};
+use chat_tui::display::{escape_line, json_line};
 use chat_tui::history::History;
 use chat_tui::session::{self, SessionConfig, Status, Update};
 use serde_json::json;
@@ -201,7 +202,7 @@ pub async fn tail(ctx: &Context) -> Result<(), Failure> {
                 chat_proto::Event::Message(m) => {
                     format!("{}\t{}", target_of(&m.message, &saved.username), message(&m.message))
                 }
-                other => format!("{} {}", other.name(), serde_json::to_string(other).unwrap_or_default()),
+                other => format!("{} {}", other.name(), json_line(other).unwrap_or_default()),
             }),
             Update::Status(Status::LoggedOut) => {
                 handle.stop();
@@ -210,11 +211,11 @@ pub async fn tail(ctx: &Context) -> Result<(), Failure> {
                     "the saved session was revoked: run `chat-tui login` again",
                 ));
             }
-            Update::Status(status) => eprintln!("{}", status_line(&status)),
+            Update::Status(status) => eprintln!("{}", escape_line(&status_line(&status))),
             Update::CaughtUp { with, new } => {
                 let line = json!({"caught_up": target(&with), "new": new});
                 if ctx.out.json {
-                    eprintln!("{line}");
+                    eprintln!("{}", json_line(&line).unwrap_or_default());
                 } else if new > 0 {
                     eprintln!("caught up {} new message(s) with {}", new, target(&with));
                 }

@@ -6,6 +6,7 @@ use chat_proto::request::{
     GroupJoin, GroupKick, GroupLeave, GroupList, GroupMembers, GroupRespond, GroupSearch, GroupSetRole,
     Unblock,
 };
+use chat_tui::display::escape_line as esc;
 use serde_json::json;
 
 use super::{Context, EXIT_REFUSED, Failure};
@@ -111,7 +112,7 @@ pub async fn friends(ctx: &Context, action: FriendsAction) -> Result<(), Failure
             for f in c.call(FriendList {}).await?.friends {
                 ctx.out.print(&f, || {
                     let state = if f.online { "online" } else { "offline" };
-                    format!("{}\t{state}{}", f.username, if f.blocked { "\tblocked" } else { "" })
+                    format!("{}\t{state}{}", esc(&f.username), if f.blocked { "\tblocked" } else { "" })
                 });
             }
         }
@@ -137,16 +138,11 @@ pub async fn friends(ctx: &Context, action: FriendsAction) -> Result<(), Failure
         }
         FriendsAction::Requests => {
             let r = chat_tui::pages::friend_requests(&c).await?;
-            if ctx.out.json {
-                ctx.out.print(&r, String::new);
-            } else {
-                for i in &r.incoming {
-                    println!("from {}\t{}", i.from, i.note);
-                }
-                for o in &r.outgoing {
-                    println!("to {}\t{}", o.to, o.note);
-                }
-            }
+            ctx.out.print(&r, || {
+                let incoming = r.incoming.iter().map(|i| format!("from {}\t{}", esc(&i.from), esc(&i.note)));
+                let outgoing = r.outgoing.iter().map(|o| format!("to {}\t{}", esc(&o.to), esc(&o.note)));
+                incoming.chain(outgoing).collect::<Vec<_>>().join("\n")
+            });
         }
     }
     Ok(())
@@ -159,7 +155,7 @@ async fn answer(ctx: &Context, c: &chat_tui::Client, user: &str, accept: bool) -
         return Err(Failure::new(EXIT_REFUSED, format!("no pending friend request from {user}")));
     };
     c.call(FriendRespond { request_id: request.request_id, accept }).await?;
-    done(ctx, format!("{} {}'s request", if accept { "accepted" } else { "rejected" }, request.from));
+    done(ctx, format!("{} {}'s request", if accept { "accepted" } else { "rejected" }, esc(&request.from)));
     Ok(())
 }
 
@@ -168,25 +164,29 @@ pub async fn groups(ctx: &Context, action: GroupsAction) -> Result<(), Failure> 
     match action {
         GroupsAction::List => {
             for g in c.call(GroupList {}).await?.groups {
-                ctx.out.print(&g, || format!("{}\t{}\t{}", g.group_id, g.name, g.role.as_str()));
+                ctx.out.print(&g, || format!("{}\t{}\t{}", g.group_id, esc(&g.name), g.role.as_str()));
             }
         }
         GroupsAction::Create { name, description } => {
             let r = c.call(GroupCreate { name: name.clone(), description }).await?;
-            ctx.out.print(&r, || format!("created group {} ({name})", r.group_id));
+            ctx.out.print(&r, || format!("created group {} ({})", r.group_id, esc(&name)));
         }
         GroupsAction::Info { group_id } => {
             let g = c.call(GroupInfo { group_id }).await?;
             ctx.out.print(&g, || {
                 format!(
                     "{}\t{}\towner {}\t{} members\t{}",
-                    g.group_id, g.name, g.owner, g.member_count, g.description
+                    g.group_id,
+                    esc(&g.name),
+                    esc(&g.owner),
+                    g.member_count,
+                    esc(&g.description)
                 )
             });
         }
         GroupsAction::Search { query } => {
             for g in c.call(GroupSearch { query }).await?.groups {
-                ctx.out.print(&g, || format!("{}\t{}\t{} members", g.group_id, g.name, g.member_count));
+                ctx.out.print(&g, || format!("{}\t{}\t{} members", g.group_id, esc(&g.name), g.member_count));
             }
         }
         GroupsAction::Join { group_id, note } => {
@@ -195,7 +195,7 @@ pub async fn groups(ctx: &Context, action: GroupsAction) -> Result<(), Failure> 
         }
         GroupsAction::Requests { group_id } => {
             for r in chat_tui::pages::group_requests(&c, group_id).await? {
-                ctx.out.print(&r, || format!("{}\t{}\t{}", r.request_id, r.user, r.note));
+                ctx.out.print(&r, || format!("{}\t{}\t{}", r.request_id, esc(&r.user), esc(&r.note)));
             }
         }
         GroupsAction::Accept { request_id } => {
@@ -211,7 +211,7 @@ pub async fn groups(ctx: &Context, action: GroupsAction) -> Result<(), Failure> 
                 ctx.out.print(&m, || {
                     format!(
                         "{}\t{}\t{}",
-                        m.username,
+                        esc(&m.username),
                         m.role.as_str(),
                         if m.online { "online" } else { "offline" }
                     )

@@ -206,7 +206,7 @@ pub fn render(form: &LoginForm, frame: &mut Frame) {
         lines.push(Line::styled(if form.register { "registering…" } else { "logging in…" }, dim));
     } else if let Some(error) = &form.error {
         let red = if form.no_color { bold } else { Style::new().fg(Color::Red) };
-        lines.push(Line::styled(error.clone(), red));
+        lines.push(Line::styled(crate::display::escape_line(error).into_owned(), red));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
     if let Some((row, col)) = cursor

@@ -98,9 +98,9 @@ fn setup_terminal() -> Result<(TerminalGuard, Term), TuiError> {
 fn setup_logging(profile: &Profile) {
     let path = profile.log_file();
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::private::create_dir(dir);
     }
-    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else { return };
+    let Ok(file) = crate::private::file_options().create(true).append(true).open(&path) else { return };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHAT_TUI_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

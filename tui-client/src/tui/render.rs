@@ -1,4 +1,9 @@
 //! Draws an [`App`]: pure, no I/O; the same state always draws the same screen.
+//! Every text that can come from the server (names, bodies, notes, notices, error
+//! messages) goes through [`escape_line`] on its way to the screen, so a control
+//! character shows as `\u{1b}` instead of acting on the terminal.
+
+use std::borrow::Cow;
 
 use chat_proto::model::{Message, MessageKind, Target};
 use ratatui::Frame;
@@ -12,6 +17,7 @@ use super::commands::COMMAND_HELP;
 use super::keys::Action;
 use super::queue::OutState;
 use super::state::{App, PendingRequest, Popup, find_ci, same_user};
+use crate::display::{self, escape_line};
 use crate::session::Status;
 
 /// Colours for sender names, picked by a stable hash of the name.
@@ -136,14 +142,16 @@ fn render_popup(app: &App, popup: &Popup, frame: &mut Frame, area: Rect) {
                     .iter()
                     .map(|r| {
                         let (what, note) = match r {
-                            PendingRequest::Friend { from, note, .. } => (format!("friend: {from}"), note),
+                            PendingRequest::Friend { from, note, .. } => {
+                                (format!("friend: {}", escape_line(from)), note)
+                            }
                             PendingRequest::Group { group_id, user, note, .. } => {
-                                (format!("join #{group_id}: {user}"), note)
+                                (format!("join #{group_id}: {}", escape_line(user)), note)
                             }
                         };
                         let mut spans = vec![Span::raw(what)];
                         if !note.is_empty() {
-                            spans.push(Span::styled(format!("  “{note}”"), dim));
+                            spans.push(Span::styled(format!("  “{}”", escape_line(note)), dim));
                         }
                         Line::from(spans)
                     })
@@ -166,18 +174,22 @@ fn render_popup(app: &App, popup: &Popup, frame: &mut Frame, area: Rect) {
                         .find(|c| c.with == *with)
                         .map_or_else(|| format!("#{id}"), |c| c.title()),
                 };
-                let mut spans =
-                    vec![Span::styled(format!("{place} "), dim), Span::raw(format!("{}: ", m.from))];
+                let mut spans = vec![
+                    Span::styled(format!("{} ", escape_line(&place)), dim),
+                    Span::raw(format!("{}: ", escape_line(&m.from))),
+                ];
                 let body = m.body.split_whitespace().collect::<Vec<_>>().join(" ");
-                spans.extend(highlighted(&body, query));
+                spans.extend(highlighted(&escape_line(&body), query));
                 lines.push(Line::from(spans));
             }
             let selected = (!results.is_empty()).then_some(selected + 1);
             (" Search (type, ↑↓, Enter: open, Esc) ".into(), lines, selected)
         }
-        Popup::Info { title, lines } => {
-            (format!(" {title} (Esc) "), lines.iter().map(|l| Line::raw(l.as_str())).collect(), None)
-        }
+        Popup::Info { title, lines } => (
+            format!(" {} (Esc) ", escape_line(title)),
+            lines.iter().map(|l| Line::raw(escape_line(l))).collect(),
+            None,
+        ),
     };
     let width = area.width.saturating_sub(4).min(80);
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX).min(area.height.saturating_sub(2));
@@ -242,14 +254,14 @@ fn render_sidebar(app: &App, frame: &mut Frame, area: Rect) {
             }
             let title_room = inner_width.saturating_sub(2 + badge.width());
             spans.push(Span::styled(
-                truncate(&c.title(), title_room),
+                truncate(&escape_line(&c.title()), title_room),
                 if c.unread > 0 { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() },
             ));
             if !badge.is_empty() {
                 spans.push(Span::styled(badge, paint(app, Style::new().fg(Color::Yellow).bold())));
             }
             let preview = Line::styled(
-                format!("  {}", truncate(&c.preview, inner_width.saturating_sub(2))),
+                format!("  {}", truncate(&escape_line(&c.preview), inner_width.saturating_sub(2))),
                 paint(app, Style::new().fg(Color::DarkGray)),
             );
             ListItem::new(vec![Line::from(spans), preview])
@@ -307,7 +319,7 @@ fn message_lines<'a>(app: &App, messages: &'a [Message]) -> Vec<Line<'a>> {
         let mut head = vec![
             Span::styled(time, paint(app, Style::new().fg(Color::DarkGray))),
             Span::raw(if mine { "> " } else { "  " }),
-            Span::styled(m.from.as_str(), name_style),
+            Span::styled(escape_line(&m.from), name_style),
             Span::raw(": "),
         ];
         if m.recalled {
@@ -320,14 +332,14 @@ fn message_lines<'a>(app: &App, messages: &'a [Message]) -> Vec<Line<'a>> {
         }
         if let Some(file) = &m.file {
             head.push(Span::styled(
-                format!("[file] {} ({} bytes)", file.name, file.size),
+                format!("[file] {} ({} bytes)", escape_line(&file.name), file.size),
                 Style::new().add_modifier(Modifier::UNDERLINED),
             ));
             lines.push(Line::from(head));
             continue;
         }
         let body_style = if mine { paint(app, Style::new().fg(Color::Gray)) } else { Style::new() };
-        let mut body = m.body.split('\n');
+        let mut body = display::lines(&m.body);
         head.extend(body_spans(app, body.next().unwrap_or_default(), body_style));
         lines.push(Line::from(head));
         for more in body {
@@ -340,10 +352,10 @@ fn message_lines<'a>(app: &App, messages: &'a [Message]) -> Vec<Line<'a>> {
 }
 
 /// A line of a message body, with the search highlight.
-fn body_spans<'a>(app: &App, text: &'a str, style: Style) -> Vec<Span<'a>> {
+fn body_spans<'a>(app: &App, text: Cow<'a, str>, style: Style) -> Vec<Span<'a>> {
     match app.highlight.as_deref() {
-        Some(needle) if find_ci(text, needle).is_some() => {
-            highlighted(text, needle).into_iter().map(|s| s.patch_style(style)).collect()
+        Some(needle) if find_ci(&text, needle).is_some() => {
+            highlighted(&text, needle).into_iter().map(|s| s.patch_style(style)).collect()
         }
         _ => vec![Span::styled(text, style)],
     }
@@ -359,14 +371,17 @@ fn outbox_lines(app: &App) -> Vec<Line<'static>> {
         .map(|o| {
             let (_, secs) = local(app, o.ts);
             let time = format!("{:02}:{:02} ", secs / 3600, secs % 3600 / 60);
-            let body = o.body.replace('\n', " ");
+            let body = escape_line(&o.body.replace('\n', " ")).into_owned();
             match &o.state {
                 OutState::Pending | OutState::Sending => {
                     Line::styled(format!("{time}… {}: {body}", app.user), dim)
                 }
                 OutState::Failed(error) => Line::from(vec![
                     Span::styled(format!("{time}✗ {}: {body}", app.user), dim),
-                    Span::styled(format!("  (not sent: {error})"), paint(app, Style::new().fg(Color::Red))),
+                    Span::styled(
+                        format!("  (not sent: {})", escape_line(error)),
+                        paint(app, Style::new().fg(Color::Red)),
+                    ),
                 ]),
             }
         })
@@ -394,7 +409,7 @@ fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
     let title = app
         .selected_index()
         .and_then(|i| app.conversations.get(i))
-        .map(|c| format!(" {} ", c.title()))
+        .map(|c| format!(" {} ", escape_line(&c.title())))
         .unwrap_or_else(|| " no conversation ".to_owned());
     let block = Block::new().borders(Borders::ALL).title(title);
     let inner = block.inner(area);
@@ -453,7 +468,8 @@ fn status_text(status: &Status) -> (String, Color) {
             (format!("◌ reconnecting (attempt {})…", attempt + 1), Color::Yellow)
         }
         Status::Offline { retry_in, reason } => {
-            (format!("○ offline ({reason}), retry in {:.0} s", retry_in.as_secs_f64().ceil()), Color::Red)
+            let retry = retry_in.as_secs_f64().ceil();
+            (format!("○ offline ({}), retry in {retry:.0} s", escape_line(reason)), Color::Red)
         }
         Status::LoggedOut => ("○ logged out: run `chat-tui login`".into(), Color::Red),
     }
@@ -463,7 +479,7 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     let (text, colour) = status_text(&app.status);
     let mut spans = vec![
         Span::styled(text, paint(app, Style::new().fg(colour).add_modifier(Modifier::BOLD))),
-        Span::raw(format!("  {}@{}", app.user, app.server)),
+        Span::raw(format!("  {}@{}", escape_line(&app.user), escape_line(&app.server))),
     ];
     for (count, what) in [(app.pending_friend_requests, "friend"), (app.pending_group_requests, "group")] {
         if count > 0 {
@@ -479,7 +495,7 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!("  {waiting} queued"), paint(app, Style::new().fg(Color::Yellow))));
     }
     if let Some(notice) = &app.notice {
-        spans.push(Span::raw(format!("  {notice}")));
+        spans.push(Span::raw(format!("  {}", escape_line(notice))));
     }
     frame.render_widget(
         Paragraph::new(Line::from(spans)).style(Style::new().add_modifier(Modifier::REVERSED)),
@@ -676,6 +692,58 @@ mod tests {
             .collect();
         assert!(marked.contains("see"), "{marked}");
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn server_text_shows_control_characters_escaped() {
+        let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J";
+        let mut app = sample(Status::Offline { retry_in: Duration::from_secs(1), reason: hostile.into() });
+        for c in &mut app.conversations {
+            match c.with {
+                Target::Group(_) => c.group_name = Some(format!("evil{hostile}")),
+                Target::User(_) => c.preview = format!("bob: {hostile}"),
+            }
+        }
+        let mut messages = app.messages.clone();
+        messages.push(msg(
+            7,
+            "bob",
+            Target::User("alice".into()),
+            &format!("{hostile}\nrtl\u{202e}txt"),
+            EVENING + 1_300_000,
+        ));
+        app.set_messages(messages);
+        app.set_notice(format!("refused: {hostile}"));
+        let screen = |app: &App| {
+            let terminal = draw(app, 140, 30);
+            let buffer = terminal.backend().buffer();
+            assert!(
+                buffer
+                    .content
+                    .iter()
+                    .all(|c| !c.symbol().chars().any(|ch| ch.is_control() || ch == '\u{202e}')),
+                "no raw control character reaches a cell"
+            );
+            format!("{}", terminal.backend())
+        };
+        let text = screen(&app);
+        let escaped = r"\u{1b}]0;pwned\u{7}\u{1b}[2J";
+        assert!(text.contains(&format!("bob: {escaped}")), "the body: {text}");
+        assert!(text.contains(r"rtl\u{202e}txt"), "the body's second line: {text}");
+        assert!(text.contains(&format!("refused: {escaped}")), "the notice: {text}");
+        assert!(text.contains(r"offline (\u{1b}]0;pwned"), "the status: {text}");
+        assert!(text.contains(r"evil\u{1b}]0;"), "the group's name: {text}");
+        app.open_popup(Popup::Info {
+            title: format!("Group {hostile}"),
+            lines: vec![format!("description: {hostile}")],
+        });
+        let text = screen(&app);
+        assert!(text.contains(&format!("description: {escaped}")), "the pop-up: {text}");
+        app.close_popup();
+        app.requests =
+            vec![PendingRequest::Friend { request_id: 1, from: "eve".into(), note: hostile.into() }];
+        app.open_popup(Popup::Requests { selected: 0 });
+        assert!(screen(&app).contains(&format!("“{escaped}”")), "the request's note");
     }
 
     #[test]

@@ -4,13 +4,14 @@ mod accounts;
 mod friends;
 mod groups;
 mod messages;
+mod sqlite_file;
 
 use std::str::FromStr;
 
 use async_trait::async_trait;
 use chat_proto::model::Role;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row, Transaction};
+use sqlx::{AnyPool, Connection as _, Executor, Row, Transaction};
 
 use super::{Dialect, Store, StoreError, StoreResult, UserRecord, UserRef};
 use crate::config::Durability;
@@ -38,7 +39,10 @@ impl SqlStore {
         } else {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
         };
-        let url = url.replacen("mariadb:", "mysql:", 1);
+        let url = match dialect {
+            Dialect::Sqlite => sqlite_file::prepare(url)?,
+            Dialect::MySql => url.replacen("mariadb:", "mysql:", 1),
+        };
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = match dialect {
             Dialect::Sqlite => {
@@ -68,7 +72,17 @@ impl SqlStore {
                     .connect_with(options)
                     .await?
             }
-            Dialect::MySql => AnyPoolOptions::new().max_connections(16).connect_with(options).await?,
+            Dialect::MySql => {
+                match AnyPoolOptions::new().max_connections(16).connect_with(options.clone()).await {
+                    // The pool only says that it gave up waiting; one direct attempt
+                    // says why (refused, unknown host...), for the operator.
+                    Err(sqlx::Error::PoolTimedOut) => {
+                        let why = sqlx::AnyConnection::connect_with(&options).await.err();
+                        return Err(why.unwrap_or(sqlx::Error::PoolTimedOut).into());
+                    }
+                    pool => pool?,
+                }
+            }
         };
         match dialect {
             Dialect::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
