@@ -350,6 +350,23 @@ impl Raw {
     }
 }
 
+/// A raw connection the server admits (it answers a ping), connecting again while
+/// the place a closed connection held is not free yet.
+pub async fn admitted<F, Fut>(connect: F) -> Raw
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Raw>,
+{
+    loop {
+        let mut c = connect().await;
+        c.send_json(&serde_json::json!({"id": 1, "op": "ping"})).await;
+        match c.recv().await {
+            Some(reply) if reply["ok"] == true => return c,
+            _ => tokio::task::yield_now().await, // the old connection is still closing
+        }
+    }
+}
+
 /// `payload` with its length header.
 pub fn frame(payload: &[u8]) -> Vec<u8> {
     let mut v = (payload.len() as u32).to_be_bytes().to_vec();

@@ -54,14 +54,7 @@ async fn connections_beyond_the_cap_are_refused_and_the_rest_served() {
     assert_eq!(a.call(&json!({"id": 2, "op": "ping"})).await["ok"], true);
     // A freed place is taken again.
     drop(a);
-    let mut d = loop {
-        let mut d = server.raw().await;
-        d.send_json(&json!({"id": 1, "op": "ping"})).await;
-        match d.recv().await {
-            Some(reply) if reply["ok"] == true => break d,
-            _ => tokio::task::yield_now().await, // the old connection is still closing
-        }
-    };
+    let mut d = chat_tests::admitted(|| server.raw()).await;
     assert_eq!(d.call(&json!({"id": 2, "op": "ping"})).await["ok"], true);
     server.finish().await;
 }
