@@ -83,6 +83,15 @@ impl Ticket {
     pub fn authenticated(&mut self) {
         self.unauthenticated = None;
     }
+
+    /// The connection logged out: it counts as waiting to log in again. False when
+    /// those are at their cap (the connection must then go).
+    pub fn waiting_again(&mut self) -> bool {
+        if self.unauthenticated.is_none() {
+            self.unauthenticated = self.admission.unauthenticated.clone().try_acquire_owned().ok();
+        }
+        self.unauthenticated.is_some()
+    }
 }
 
 impl Drop for Ticket {

@@ -17,8 +17,9 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::admission::Ticket;
+use crate::admission::{Refused, Ticket};
 use crate::hub::{ConnHandle, closing_frame};
+use crate::log_limit::LogLimit;
 use crate::outbox::{OutboxReceiver, outbox};
 use crate::service::{OpError, presence};
 use crate::state::{AppState, now_ms};
@@ -31,6 +32,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 const WRITE_BATCH: usize = 64 * 1024;
 /// Most frames written before they are counted out of the outbox.
 const GATHER: usize = 256;
+/// Closed connections are logged a few dozen times a second at most, however fast
+/// clients come and go.
+static CLOSES: LogLimit = LogLimit::new(50, Duration::from_secs(1));
 /// How long a plain client on the TLS port is given to take its answer.
 const PLAIN_DRAIN: Duration = Duration::from_secs(1);
 /// Read buffer to start with; it grows to the largest frame seen.
@@ -76,6 +80,8 @@ enum End {
     IdleTimeout,
     /// Not logged in by the deadline.
     AuthTimeout,
+    /// Logged out when the connections waiting to log in were at their cap.
+    Crowded,
     Shutdown,
     /// Closed from outside (revoked, deleted, too slow); the closer told the peer.
     ClosedByServer,
@@ -95,30 +101,36 @@ pub async fn serve(
 ) {
     // Replies are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
+    // Until it logs in, a connection lives only so long, whatever it sends; a TLS
+    // handshake counts against that time.
+    let login_by = Instant::now() + state.config.auth_timeout();
+    let conn = Accepted { peer, state, shutdown, ticket, login_by };
     match tls {
         None => {
             let (rd, wr) = stream.into_split();
-            run(rd, wr, peer, state, shutdown, ticket).await;
+            run(rd, wr, conn).await;
         }
         // Boxed: a handshake in progress is large, and a plain connection's task
         // should not carry its space.
-        Some(acceptor) => Box::pin(serve_tls(stream, acceptor, peer, state, shutdown, ticket)).await,
+        Some(acceptor) => Box::pin(serve_tls(stream, acceptor, conn)).await,
     }
 }
 
-async fn serve_tls(
-    stream: TcpStream,
-    acceptor: TlsAcceptor,
+/// What a connection starts from once accepted.
+struct Accepted {
     peer: SocketAddr,
     state: Arc<AppState>,
     shutdown: CancellationToken,
     ticket: Ticket,
-) {
-    // The handshake counts against the deadline to log in.
-    match tokio::time::timeout(state.config.auth_timeout(), accept_tls(stream, &acceptor, peer)).await {
+    login_by: Instant,
+}
+
+async fn serve_tls(stream: TcpStream, acceptor: TlsAcceptor, conn: Accepted) {
+    let peer = conn.peer;
+    match tokio::time::timeout_at(conn.login_by, accept_tls(stream, &acceptor, peer)).await {
         Ok(Some(stream)) => {
             let (rd, wr) = tokio::io::split(stream);
-            run(rd, wr, peer, state, shutdown, ticket).await;
+            run(rd, wr, conn).await;
         }
         Ok(None) => {}
         Err(_) => debug!(%peer, "TLS handshake timed out"),
@@ -157,19 +169,14 @@ async fn accept_tls(
     }
 }
 
-async fn run<R, W>(
-    rd: R,
-    wr: W,
-    peer: SocketAddr,
-    state: Arc<AppState>,
-    shutdown: CancellationToken,
-    ticket: Ticket,
-) where
+async fn run<R, W>(rd: R, wr: W, accepted: Accepted)
+where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Accepted { peer, state, shutdown, ticket, login_by } = accepted;
     let conn_id = state.next_conn_id();
-    info!(conn = conn_id, %peer, "connection opened");
+    debug!(conn = conn_id, %peer, "connection opened");
     let (tx, rx) = outbox(state.config.outbox_bytes);
     let close = shutdown.child_token();
     let handle = ConnHandle::new(conn_id, tx, close.clone());
@@ -177,24 +184,35 @@ async fn run<R, W>(
 
     let mut conn =
         Connection { id: conn_id, peer, state, handle, session: None, close_after_reply: None, ticket };
-    let end = conn.read_loop(rd, &shutdown).await;
+    let end = conn.read_loop(rd, &shutdown, login_by).await;
     conn.finish(end).await;
     drop(conn);
     // The writer flushes what is queued (the last reply, a `closing` event), then
     // shuts the socket down.
     let _ = writer.await;
-    info!(conn = conn_id, %peer, reason = ?end, "connection closed");
+    if let Some(dropped) = CLOSES.admit() {
+        info!(conn = conn_id, %peer, reason = ?end, dropped, "connection closed");
+    }
 }
 
 impl Connection {
-    async fn read_loop<R: AsyncRead + Unpin>(&mut self, rd: R, shutdown: &CancellationToken) -> End {
+    async fn read_loop<R: AsyncRead + Unpin>(
+        &mut self,
+        rd: R,
+        shutdown: &CancellationToken,
+        login_by: Instant,
+    ) -> End {
         let config = &self.state.config;
         let codec = FrameCodec::new(config.max_frame_before_login());
         let mut frames = FramedRead::with_capacity(rd, codec, READ_BUFFER);
         let idle = config.idle_timeout();
-        // Until it logs in, a connection lives only so long, whatever it sends.
-        let mut login_by = Some(Instant::now() + config.auth_timeout());
+        let mut login_by = Some(login_by);
         loop {
+            // Checked before every request, not only when the socket falls silent: a
+            // client sending without pause must not outlive its deadline.
+            if let Some(end) = self.deadline_passed(login_by) {
+                return end;
+            }
             let wait = match (&self.session, login_by) {
                 (Some(s), _) => idle.min(s.remaining(now_ms())),
                 (None, Some(deadline)) => idle.min(deadline.saturating_duration_since(Instant::now())),
@@ -208,11 +226,7 @@ impl Connection {
                 next = tokio::time::timeout(wait, frames.next()) => next,
             };
             let payload = match next {
-                Err(_) if login_by.is_some_and(|d| d <= Instant::now()) => return End::AuthTimeout,
-                Err(_) if self.session.as_ref().is_some_and(|s| s.remaining(now_ms()).is_zero()) => {
-                    return End::Closed(CloseReason::SessionExpired);
-                }
-                Err(_) => return End::IdleTimeout,
+                Err(_) => return self.deadline_passed(login_by).unwrap_or(End::IdleTimeout),
                 Ok(None) => return End::PeerClosed,
                 Ok(Some(Ok(payload))) => payload,
                 Ok(Some(Err(FrameError::TooLarge { len, max }))) => {
@@ -230,6 +244,7 @@ impl Connection {
                 }
             };
             let was_logged_in = self.session.is_some();
+            let mut crowded = false;
             // Boxed: the op futures are large, and an idle connection should not carry
             // their space.
             let reply = Box::pin(self.handle_payload(&payload)).await;
@@ -241,6 +256,8 @@ impl Connection {
                     login_by = None;
                     frames.decoder_mut().set_max_frame(config.max_frame);
                 } else {
+                    // A stranger again: it counts as one, or goes when there is no room.
+                    crowded = !self.ticket.waiting_again();
                     login_by = Some(Instant::now() + config.auth_timeout());
                     frames.decoder_mut().set_max_frame(config.max_frame_before_login());
                 }
@@ -253,7 +270,20 @@ impl Connection {
             if let Some(reason) = self.close_after_reply.take() {
                 return End::Closed(reason);
             }
+            if crowded {
+                return End::Crowded;
+            }
         }
+    }
+
+    /// How the connection ends if a deadline passed: the one to log in by, or its
+    /// session's.
+    fn deadline_passed(&self, login_by: Option<Instant>) -> Option<End> {
+        if login_by.is_some_and(|d| d <= Instant::now()) {
+            return Some(End::AuthTimeout);
+        }
+        let expired = self.session.as_ref().is_some_and(|s| s.remaining(now_ms()).is_zero());
+        expired.then_some(End::Closed(CloseReason::SessionExpired))
     }
 
     /// Leaves the hub and tells the peer why the server is closing, where the
@@ -269,6 +299,10 @@ impl Connection {
         };
         if let Some(frame) = reason.and_then(|r| closing_frame(r).ok()) {
             self.handle.push_last(frame);
+        }
+        if end == End::Crowded {
+            let body = ErrorBody::new(ErrorCode::Unavailable, Refused::Unauthenticated.message());
+            self.handle.push_last(frames::error(0, &body, self.state.config.max_frame));
         }
     }
 

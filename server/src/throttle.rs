@@ -92,17 +92,26 @@ impl<K: Hash + Eq + Clone> Table<K> {
 
     /// Counts one failure for `key` and returns its record.
     fn fail(&mut self, key: &K, cfg: &ThrottleConfig, now: Instant) -> &mut Record {
-        if self.live(key, cfg.window, now).is_none() && self.records.len() >= cfg.max_entries {
-            self.records.retain(|_, r| now.saturating_duration_since(r.last) < cfg.window);
-            if self.records.len() >= cfg.max_entries {
-                let oldest = self.records.iter().min_by_key(|(_, r)| r.last).map(|(k, _)| k.clone());
-                if let Some(oldest) = oldest {
-                    self.records.remove(&oldest);
-                }
+        let r = self.touch(key, cfg.window, cfg.max_entries, now);
+        r.failures = r.failures.saturating_add(1);
+        r
+    }
+
+    /// The record of `key`, made if missing, its time set to `now`. A full table
+    /// first drops what expired, then the oldest tenth: a scan per tenth of the
+    /// table's size in new keys, never one per key.
+    fn touch(&mut self, key: &K, window: Duration, max_entries: usize, now: Instant) -> &mut Record {
+        if self.live(key, window, now).is_none() && self.records.len() >= max_entries {
+            self.records.retain(|_, r| now.saturating_duration_since(r.last) < window);
+            if self.records.len() >= max_entries && !self.records.is_empty() {
+                let mut times: Vec<Instant> = self.records.values().map(|r| r.last).collect();
+                let tenth = (max_entries / 10).min(times.len() - 1);
+                let (_, cut, _) = times.select_nth_unstable(tenth);
+                let cut = *cut;
+                self.records.retain(|_, r| r.last > cut);
             }
         }
         let r = self.records.entry(key.clone()).or_insert(Record { failures: 0, last: now, not_before: now });
-        r.failures = r.failures.saturating_add(1);
         r.last = now;
         r
     }
@@ -151,6 +160,10 @@ struct Rules {
     users: Table<String>,
     users_in_flight: InFlight<String>,
     addrs_in_flight: InFlight<AddrKey>,
+    /// Username and address pairs that logged in lately: the owner's own devices,
+    /// which the per-username delay does not hold up, so that strangers keeping
+    /// that delay armed cannot keep the owner out.
+    trusted: Table<(String, AddrKey)>,
 }
 
 impl Rules {
@@ -162,6 +175,7 @@ impl Rules {
             users: Table::new(),
             users_in_flight: InFlight(HashMap::new()),
             addrs_in_flight: InFlight(HashMap::new()),
+            trusted: Table::new(),
         }
     }
 
@@ -177,10 +191,14 @@ impl Rules {
         {
             return Err(busy);
         }
+        let trusted = self.trusted.live(&pair, TRUST, now).is_some();
         let locked = [
             self.addrs.locked_for(&addr, cfg.max_failures_per_addr, cfg.window, now),
             self.pairs.locked_for(&pair, cfg.max_failures_per_pair, cfg.window, now),
-            self.users.live(&user, cfg.window, now).map(|r| r.not_before.saturating_duration_since(now)),
+            self.users
+                .live(&user, cfg.window, now)
+                .filter(|_| !trusted)
+                .map(|r| r.not_before.saturating_duration_since(now)),
         ];
         if let Some(wait) = locked.into_iter().flatten().filter(|w| !w.is_zero()).max() {
             return Err(wait);
@@ -196,17 +214,35 @@ impl Rules {
         Ok(())
     }
 
-    /// Ends an admitted attempt; a success takes its counted failure back.
-    fn end(&mut self, user: &str, addr: AddrKey, success: bool) {
+    /// Ends an admitted attempt: a success, or a check that never happened, takes
+    /// its counted failure back; a success also trusts the pair.
+    fn end(&mut self, user: &str, addr: AddrKey, outcome: Outcome, now: Instant) {
         let user = user.to_owned();
         self.users_in_flight.leave(&user);
         self.addrs_in_flight.leave(&addr);
-        if success {
-            self.addrs.refund(&addr);
-            self.users.refund(&user);
-            self.pairs.refund(&(user, addr));
+        if outcome == Outcome::Failed {
+            return;
+        }
+        self.addrs.refund(&addr);
+        self.users.refund(&user);
+        let pair = (user, addr);
+        self.pairs.refund(&pair);
+        if outcome == Outcome::Succeeded {
+            self.trusted.touch(&pair, TRUST, self.cfg.max_entries, now);
         }
     }
+}
+
+/// How long a login keeps its username and address trusted.
+const TRUST: Duration = Duration::from_secs(30 * 86_400);
+
+/// How an admitted attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Failed,
+    Succeeded,
+    /// The password was never checked (the store or the hashing queue failed).
+    NotChecked,
 }
 
 /// The delay before the attempt after the `beyond`-th failure past the free ones.
@@ -228,18 +264,23 @@ pub struct Attempt<'a> {
     throttle: &'a LoginThrottle,
     user: String,
     addr: AddrKey,
-    success: bool,
+    outcome: Outcome,
 }
 
 impl Attempt<'_> {
     pub fn succeeded(mut self) {
-        self.success = true;
+        self.outcome = Outcome::Succeeded;
+    }
+
+    /// The password could not be checked: the attempt does not count.
+    pub fn not_checked(mut self) {
+        self.outcome = Outcome::NotChecked;
     }
 }
 
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
-        self.throttle.rules().end(&self.user, self.addr, self.success);
+        self.throttle.rules().end(&self.user, self.addr, self.outcome, Instant::now());
     }
 }
 
@@ -256,7 +297,7 @@ impl LoginThrottle {
     /// says how long to wait.
     pub fn begin(&self, user_key: &str, addr: AddrKey) -> Result<Attempt<'_>, Duration> {
         self.rules().begin(user_key, addr, Instant::now())?;
-        Ok(Attempt { throttle: self, user: user_key.to_owned(), addr, success: false })
+        Ok(Attempt { throttle: self, user: user_key.to_owned(), addr, outcome: Outcome::Failed })
     }
 }
 
@@ -285,7 +326,7 @@ mod tests {
     /// One complete failed attempt.
     fn fail(r: &mut Rules, user: &str, a: AddrKey, now: Instant) -> Result<(), Duration> {
         r.begin(user, a, now)?;
-        r.end(user, a, false);
+        r.end(user, a, Outcome::Failed, now);
         Ok(())
     }
 
@@ -312,7 +353,7 @@ mod tests {
         r.begin("carol", a, t).unwrap();
         r.begin("dave", a, t).unwrap();
         assert!(r.begin("erin", a, t).is_err(), "three from a in flight");
-        r.end("bob", a, true);
+        r.end("bob", a, Outcome::Succeeded, t);
         r.begin("erin", a, t).unwrap();
     }
 
@@ -322,7 +363,7 @@ mod tests {
         let (a, t) = (addr("10.0.0.1"), Instant::now());
         for _ in 0..10 {
             r.begin("bob", a, t).unwrap();
-            r.end("bob", a, true);
+            r.end("bob", a, Outcome::Succeeded, t);
         }
         fail(&mut r, "bob", a, t).unwrap();
         fail(&mut r, "bob", a, t).unwrap();
@@ -339,7 +380,7 @@ mod tests {
         }
         assert!(r.begin("bob", a, t).is_err());
         r.begin("bob", addr("10.0.0.2"), t).unwrap();
-        r.end("bob", addr("10.0.0.2"), true);
+        r.end("bob", addr("10.0.0.2"), Outcome::Succeeded, t);
         fail(&mut r, "carol", a, t).unwrap();
         fail(&mut r, "dave", a, t).unwrap();
         assert_eq!(r.begin("erin", a, t), Err(Duration::from_secs(60)), "address at 5");
@@ -364,7 +405,7 @@ mod tests {
                 t += wait;
                 r.begin("bob", a, t).unwrap();
             }
-            r.end("bob", a, false);
+            r.end("bob", a, Outcome::Failed, t);
             waits.push(wait.as_secs());
         }
         assert_eq!(waits, [0, 1, 2, 4, 8, 8, 8, 8]);
@@ -373,7 +414,41 @@ mod tests {
         let wait = r.begin("bob", owner, t).unwrap_err();
         assert!(wait <= Duration::from_secs(8));
         r.begin("bob", owner, t + wait).unwrap();
-        r.end("bob", owner, true);
+        r.end("bob", owner, Outcome::Succeeded, t);
+    }
+
+    #[test]
+    fn a_device_that_logged_in_lately_is_not_held_up_by_strangers() {
+        let mut r = Rules::new(cfg());
+        let (owner, t) = (addr("192.168.7.7"), Instant::now());
+        r.begin("bob", owner, t).unwrap();
+        r.end("bob", owner, Outcome::Succeeded, t);
+        // Strangers keep the username's delay armed...
+        let mut later = t;
+        for i in 1..=8 {
+            let a = addr(&format!("10.0.2.{i}"));
+            if let Err(wait) = r.begin("bob", a, later) {
+                later += wait;
+                r.begin("bob", a, later).unwrap();
+            }
+            r.end("bob", a, Outcome::Failed, later);
+        }
+        assert!(r.begin("bob", addr("10.0.3.1"), later).is_err(), "a stranger waits");
+        // ...but the owner's own address is not held up by it.
+        r.begin("bob", owner, later).unwrap();
+        r.end("bob", owner, Outcome::Succeeded, later);
+    }
+
+    #[test]
+    fn a_check_that_never_happened_does_not_count() {
+        let mut r = Rules::new(cfg());
+        let (a, t) = (addr("10.0.0.1"), Instant::now());
+        for _ in 0..20 {
+            r.begin("bob", a, t).unwrap();
+            r.end("bob", a, Outcome::NotChecked, t);
+        }
+        assert!(r.trusted.records.is_empty(), "not a login either");
+        r.begin("bob", a, t).unwrap();
     }
 
     #[test]

@@ -62,10 +62,17 @@ async fn accounts_and_sessions_story(b: Backend) {
     );
     assert!(store.resume_session("bb", now + DAY, now + 2 * DAY).await.unwrap().is_none(), "expired");
     assert!(store.resume_session("zz", now, now + DAY).await.unwrap().is_none());
+    // A short lifetime (here 10 s) moves with each resume too, by a tenth of itself.
+    let short = NewSession { user_id: bob, token_hash: "ss", device: "", now, expires_at: now + 10_000 };
+    store.create_session(short).await.unwrap();
+    let (_, _, until) = store.resume_session("ss", now + 5_000, now + 15_000).await.unwrap().unwrap();
+    assert_eq!(until, now + 15_000, "pushed, not left to expire 10 s after login");
+    let (_, _, until) = store.resume_session("ss", now + 5_500, now + 15_500).await.unwrap().unwrap();
+    assert_eq!(until, now + 15_000, "within a tenth of the lifetime: no write");
     assert!(matches!(store.create_session(session(bob, "cc", now)).await, Err(StoreError::Conflict)));
 
     // Pruning drops expired sessions only.
-    assert_eq!(store.prune_sessions(now + DAY).await.unwrap(), 2, "bb and cc");
+    assert_eq!(store.prune_sessions(now + DAY).await.unwrap(), 3, "bb, cc and ss");
     assert!(store.resume_session("aa", now + DAY + 2, now + 3 * DAY).await.unwrap().is_some());
 
     // A password change revokes every session and opens exactly one new one.

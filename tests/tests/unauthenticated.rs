@@ -112,3 +112,37 @@ async fn connections_waiting_to_log_in_are_capped_but_logged_in_ones_are_not() {
     assert_eq!(d.call(&json!({"id": 1, "op": "ping"})).await["ok"], true);
     server.finish().await;
 }
+
+#[tokio::test]
+async fn a_stranger_that_never_pauses_is_closed_at_the_deadline_too() {
+    // Paced to 100 requests a second, 1,000 pings queue up for ten seconds: the
+    // socket never falls silent, and the deadline (1 s) must hold all the same.
+    let args = ["--auth-timeout", "1", "--conn-rate", "100", "--conn-burst", "1"];
+    let server = TestServer::start_with(Backend::Sqlite, &args).await.unwrap();
+    let mut stranger = server.raw().await;
+    let pings: Vec<u8> = (1..=1000)
+        .flat_map(|id| frame(&serde_json::to_vec(&json!({"id": id, "op": "ping"})).unwrap()))
+        .collect();
+    stranger.write(&pings).await;
+    let frames = stranger.until_closed().await;
+    assert_eq!(frames.last(), Some(&json!({"event": "closing", "reason": "auth_timeout"})));
+    assert!(frames.len() < 500, "served {} pings past its deadline", frames.len());
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn logging_out_when_strangers_are_at_their_cap_closes_the_connection() {
+    let server = TestServer::start_with(Backend::Sqlite, &["--max-unauthenticated", "1"]).await.unwrap();
+    let mut a = server.raw_from("127.0.0.2").await;
+    let register = json!({"id": 1, "op": "register", "username": "alice", "password": PASSWORD});
+    assert_eq!(a.call(&register).await["ok"], true);
+    assert_eq!(a.call(&login("alice")).await["ok"], true);
+    // a's place among strangers is taken by b...
+    let mut b = chat_tests::admitted(|| server.raw_from("127.0.0.3")).await;
+    // ...so a, logging out, cannot become a stranger again: it is told and closed.
+    assert_eq!(a.call(&json!({"id": 2, "op": "logout"})).await["ok"], true);
+    let last = a.until_closed().await;
+    assert_eq!(raw_code(&last[0]), "unavailable", "{last:?}");
+    assert_eq!(b.call(&json!({"id": 2, "op": "ping"})).await["ok"], true);
+    server.finish().await;
+}

@@ -141,7 +141,12 @@ impl Client {
             return Ok(Self::from_stream(stream, timeout));
         };
         let _ = stream.set_nodelay(true);
-        let stream = connector.connect(name.clone(), stream).await.map_err(ClientError::Tls)?;
+        // A peer that accepts and then says nothing must not hang the caller.
+        let handshake = tokio::time::timeout(timeout, connector.connect(name.clone(), stream)).await;
+        let stream = handshake
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake in time"))
+            .and_then(|r| r)
+            .map_err(ClientError::Tls)?;
         let (rd, wr) = tokio::io::split(stream);
         Ok(Self::start(rd, wr, timeout))
     }

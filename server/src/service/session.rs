@@ -6,7 +6,7 @@ use chat_proto::model::LeaveReason;
 use chat_proto::reply::{ChangePasswordReply, Empty, HelloReply, LoginReply, RegisterReply};
 use chat_proto::request::{ChangePassword, DeleteAccount, Hello, Login, Register, Resume};
 use chat_proto::{ErrorCode, PROTOCOL_VERSION, validate};
-use tracing::info;
+use tracing::{debug, info};
 
 use super::OpError;
 use crate::addr_key::AddrKey;
@@ -93,7 +93,8 @@ pub async fn resume(conn: &mut Connection, r: Resume) -> Result<LoginReply, OpEr
     let Some((session_id, user, expires_at)) = found else {
         return Err(OpError::new(ErrorCode::InvalidCredentials, "session token is invalid or expired"));
     };
-    info!(conn = conn.id, user_id = user.id, "session resumed");
+    // Debug: every reconnect resumes, and reconnects can come by the thousand.
+    debug!(conn = conn.id, user_id = user.id, "session resumed");
     Ok(become_user(conn, user, session_id, expires_at, r.token).await)
 }
 
@@ -178,12 +179,24 @@ async fn check_password(conn: &Connection, username: &str, password: &str) -> Re
         let message = format!("too many password attempts; try again in {} s", wait.as_secs().max(1));
         OpError::rate_limited(message, wait)
     })?;
-    let user = state.store.user_by_name(username).await?;
-    let ok = match &user {
-        Some(u) => state.hasher.verify(addr, password, &u.password_hash).await?,
-        None => {
-            state.hasher.verify_decoy(addr, password).await?;
-            false
+    let checked = async {
+        let user = state.store.user_by_name(username).await?;
+        let ok = match &user {
+            Some(u) => state.hasher.verify(addr, password, &u.password_hash).await?,
+            None => {
+                state.hasher.verify_decoy(addr, password).await?;
+                false
+            }
+        };
+        Ok::<_, OpError>((user, ok))
+    };
+    let (user, ok) = match checked.await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // The store or the hashing queue failed, the password was not checked:
+            // it is no guess, and must not count against the owner.
+            attempt.not_checked();
+            return Err(e);
         }
     };
     match user {

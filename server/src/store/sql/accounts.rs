@@ -159,9 +159,10 @@ impl AccountStore for SqlStore {
         let session_id: i64 = row.try_get("session_id")?;
         let expires_at: i64 = row.try_get("expires_at")?;
         // A write per resume would make a reconnect storm a write storm; moving the
-        // expiry once a day is as good.
+        // expiry once a day is as good (a tenth of the lifetime, for short ones).
+        let slack = EXPIRY_SLACK_MS.min(new_expiry.saturating_sub(now) / 10);
         let mut in_force = expires_at;
-        if new_expiry.saturating_sub(expires_at) > EXPIRY_SLACK_MS {
+        if new_expiry.saturating_sub(expires_at) > slack {
             sqlx::query("UPDATE sessions SET expires_at = ? WHERE id = ?")
                 .bind(new_expiry)
                 .bind(session_id)
