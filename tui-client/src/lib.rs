@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod display;
 pub mod history;
+pub mod ids;
 pub mod pages;
 mod private;
 pub mod session;

@@ -71,16 +71,6 @@ pub struct ListArgs {
     pub local: bool,
 }
 
-/// A fresh id for one composed message, reused if the same send is retried.
-fn client_msg_id() -> String {
-    let mut raw = [0u8; 16];
-    // Without randomness the send is still correct, only not deduplicated.
-    if getrandom::fill(&mut raw).is_err() {
-        return format!("t{}", std::process::id());
-    }
-    hex::encode(raw)
-}
-
 pub async fn send(ctx: &Context, a: SendArgs) -> Result<(), Failure> {
     let to = a.with.target()?;
     let body = match a.text.as_deref() {
@@ -95,7 +85,12 @@ pub async fn send(ctx: &Context, a: SendArgs) -> Result<(), Failure> {
     };
     let (client, _) = ctx.logged_in().await?;
     let reply = client
-        .call(Send { to: to.clone(), body, client_msg_id: Some(client_msg_id()), file_id: None })
+        .call(Send {
+            to: to.clone(),
+            body,
+            client_msg_id: Some(chat_tui::ids::client_msg_id()),
+            file_id: None,
+        })
         .await?;
     ctx.out.print(&reply, || format!("sent to {} (seq {}, msg {})", target(&to), reply.seq, reply.msg_id));
     Ok(())

@@ -115,15 +115,6 @@ fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
-/// A fresh id for one composed message, reused if the same send is retried.
-fn client_msg_id() -> String {
-    let mut raw = [0u8; 16];
-    if getrandom::fill(&mut raw).is_err() {
-        return format!("t{}", std::process::id());
-    }
-    hex::encode(raw)
-}
-
 /// The result of a send, back from its task.
 #[derive(Debug)]
 enum Sent {
@@ -628,7 +619,7 @@ fn answer_request(app: &mut App, ctx: &Ctx, request: PendingRequest, accept: boo
 
 /// Queues a message for the open conversation and sends it when online.
 fn submit_message(app: &mut App, ctx: &Ctx, text: String) {
-    if let Err(e) = app.queue_message(client_msg_id(), text.clone(), now_ms()) {
+    if let Err(e) = app.queue_message(crate::ids::client_msg_id(), text.clone(), now_ms()) {
         app.paste(&text);
         app.set_notice(e);
         return;
