@@ -179,7 +179,7 @@ mod tests {
     use super::*;
     use crate::bus::LocalBus;
     use crate::hub::Hub;
-    use crate::store::{ConvKey, Page, StoreResult, UserRef};
+    use crate::store::{ConvKey, ConvPosition, Page, StoreResult, UserRef};
 
     /// A store whose transaction fails when any entry's body is "poison", and that
     /// panics on an id no row can have, as a database statement would fail on it.
@@ -232,9 +232,9 @@ mod tests {
         async fn conversations(
             &self,
             _: u64,
-            _: Option<i64>,
+            _: &ConvPosition,
             _: u64,
-        ) -> StoreResult<(Vec<Conversation>, bool)> {
+        ) -> StoreResult<(Vec<(ConvKey, Conversation)>, bool)> {
             unimplemented!()
         }
         async fn mark_read(&self, _: u64, _: &ConvKey, _: u64) -> StoreResult<Option<u64>> {

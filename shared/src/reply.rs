@@ -218,6 +218,9 @@ pub struct ConversationsReply {
     /// Newest activity first.
     pub conversations: Vec<Conversation>,
     pub more: bool,
+    /// Where the next page starts (its `cursor`), when `more`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

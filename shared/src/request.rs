@@ -310,6 +310,10 @@ pub struct Conversations {
     /// An `activity` value (ms since the epoch), exclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<i64>,
+    /// A `next` from the previous page: the listing goes on right after it, never
+    /// skipping a conversation, even among many with the same activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -263,12 +263,10 @@ async fn offline_catch_up_with_conversations_and_sync(b: Backend) {
     let dm = alices.conversations.iter().find(|c| c.with == to_user("bob")).unwrap();
     assert_eq!(dm.unread, 0);
     // Paging the list itself.
-    let first = bob.client.call(Conversations { limit: Some(1), before: None }).await.unwrap();
+    let first = bob.client.call(Conversations { limit: Some(1), ..Default::default() }).await.unwrap();
     assert!(first.more);
-    let next = bob
-        .client
-        .call(Conversations { limit: Some(1), before: Some(first.conversations[0].activity) })
-        .await;
+    let before = Some(first.conversations[0].activity);
+    let next = bob.client.call(Conversations { limit: Some(1), before, cursor: None }).await;
     let next = next.unwrap();
     assert!(next.conversations.len() <= 1);
     server.finish().await;

@@ -5,8 +5,8 @@
 
 use std::future::Future;
 
-use chat_proto::reply::{FriendRequestsReply, JoinRequest};
-use chat_proto::request::{FriendRequests, GroupRequests};
+use chat_proto::reply::{Conversation, FriendRequestsReply, JoinRequest};
+use chat_proto::request::{Conversations, FriendRequests, GroupRequests};
 use chat_proto::validate;
 
 use crate::{Client, ClientError};
@@ -46,6 +46,27 @@ pub async fn friend_requests(c: &Client) -> Result<FriendRequestsReply, ClientEr
     for page in pages {
         all.incoming.extend(page.incoming);
         all.outgoing.extend(page.outgoing);
+    }
+    Ok(all)
+}
+
+/// Most pages of conversations fetched for one listing: 200,000 conversations at
+/// the server's default page.
+pub const MAX_CONVERSATION_PAGES: usize = 2_000;
+
+/// Every conversation the caller can read, newest activity first, following
+/// `next` (which, unlike an activity, never skips one of many with the same
+/// timestamp). A `next` that repeats ends the listing.
+pub async fn conversations(c: &Client) -> Result<Vec<Conversation>, ClientError> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_CONVERSATION_PAGES {
+        let page = c.call(Conversations { limit: None, before: None, cursor: cursor.clone() }).await?;
+        all.extend(page.conversations);
+        match page.next {
+            Some(next) if page.more && cursor.as_ref() != Some(&next) => cursor = Some(next),
+            _ => break,
+        }
     }
     Ok(all)
 }

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chat_proto::request::{Conversations, Hello, Ping, Resume, Sync};
+use chat_proto::request::{Hello, Ping, Resume, Sync};
 use chat_proto::{ErrorCode, Event};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -195,17 +195,7 @@ pub async fn catch_up(
     history: &Mutex<History>,
     updates: &mpsc::Sender<Update>,
 ) -> Result<(), SessionError> {
-    let mut listing = Vec::new();
-    let mut before = None;
-    loop {
-        let page = client.call(Conversations { limit: None, before }).await?;
-        before = page.conversations.last().map(|c| c.activity);
-        let more = page.more && before.is_some();
-        listing.extend(page.conversations);
-        if !more {
-            break;
-        }
-    }
+    let listing = crate::pages::conversations(client).await?;
     let moved = {
         let mut h = lock(history);
         h.set_conversations(&listing)?;

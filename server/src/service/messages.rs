@@ -6,12 +6,12 @@ use chat_proto::reply::{ConversationsReply, Empty, HistoryReply, RecallReply, Se
 use chat_proto::request::{Conversations, History, Read, Recall, Send, Sync};
 use chat_proto::{ErrorCode, validate};
 
-use super::paging::{page_limit, trim_to_frame};
+use super::paging::{self, page_limit, trim_to_frame};
 use super::{OpError, find_user, groups::role_of};
 use crate::conn::{Connection, Session};
 use crate::limits::Op;
 use crate::state::{AppState, now_ms};
-use crate::store::{AppendOutcome, AppendRequest, ConvKey, Refusal, SendTo, UserRef};
+use crate::store::{AppendOutcome, AppendRequest, ConvKey, ConvPosition, Refusal, SendTo, UserRef};
 
 /// The one refusal of `send` to a friend across a block, in either direction, so
 /// that the block is not revealed as such.
@@ -139,10 +139,19 @@ pub async fn history(conn: &Connection, r: History) -> Result<HistoryReply, OpEr
 pub async fn conversations(conn: &Connection, r: Conversations) -> Result<ConversationsReply, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
-    let (mut conversations, more) =
-        state.store.conversations(me.user_id, r.before, page_limit(state, r.limit)).await?;
-    let cut = trim_to_frame(&mut conversations, state.config.max_frame);
-    Ok(ConversationsReply { conversations, more: more || cut })
+    let from = match (&r.cursor, r.before) {
+        (Some(cursor), _) => paging::conversations_from(cursor)
+            .ok_or_else(|| OpError::bad_request("`cursor` is not a `next` this server gave"))?,
+        (None, Some(before)) => ConvPosition::before(before),
+        (None, None) => ConvPosition::start(),
+    };
+    let (rows, more) = state.store.conversations(me.user_id, &from, page_limit(state, r.limit)).await?;
+    let (keys, mut conversations): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+    let more = trim_to_frame(&mut conversations, state.config.max_frame) || more;
+    // The next page starts right after the last conversation kept.
+    let last = conversations.len().checked_sub(1).filter(|_| more);
+    let next = last.map(|i| paging::conversations_cursor(conversations[i].activity, &keys[i]));
+    Ok(ConversationsReply { conversations, more, next })
 }
 
 pub async fn read(conn: &Connection, r: Read) -> Result<Empty, OpError> {

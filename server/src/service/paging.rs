@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::state::AppState;
+use crate::store::{ConvKey, ConvPosition};
 
 /// Entries in a page unless the request asks for fewer or more.
 const DEFAULT_PAGE: u64 = 100;
@@ -56,9 +57,46 @@ pub fn keyset_page<T: Serialize>(
     (rows, next)
 }
 
+/// The `next` of a `conversations` page whose last conversation has `activity` and
+/// `key`: opaque to clients, `<activity>|<key>`.
+pub fn conversations_cursor(activity: i64, key: &ConvKey) -> String {
+    format!("{activity}|{}", key.0)
+}
+
+/// Where a `conversations` cursor says to go on; `None` for anything this server
+/// did not hand out (a key is `d:<id>:<id>` or `g:<id>`).
+pub fn conversations_from(cursor: &str) -> Option<ConvPosition> {
+    let (activity, key) = cursor.split_once('|')?;
+    let activity = activity.parse().ok()?;
+    let well_formed = match key.split(':').collect::<Vec<_>>()[..] {
+        ["d", a, b] => [a, b].iter().all(|n| is_id(n)),
+        ["g", g] => is_id(g),
+        _ => false,
+    };
+    well_formed.then(|| ConvPosition { activity, key: ConvKey(key.to_owned()) })
+}
+
+fn is_id(s: &str) -> bool {
+    (1..=16).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conversation_cursors_round_trip_and_refuse_anything_else() {
+        for key in ["d:3:17", "g:42"] {
+            let cursor = conversations_cursor(1_765_000_000_000, &ConvKey(key.into()));
+            let from = conversations_from(&cursor).unwrap();
+            assert_eq!((from.activity, from.key.0.as_str()), (1_765_000_000_000, key));
+        }
+        for bad in
+            ["", "12", "x|g:1", "5|g:", "5|g:1:2", "5|d:1", "5|q:1", "5|g:1'--", "5|g:99999999999999999"]
+        {
+            assert!(conversations_from(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn pages_are_cut_to_fit_the_frame() {

@@ -78,6 +78,29 @@ pub enum AppendOutcome {
     Refused(Refusal),
 }
 
+/// A place in the listing of conversations, ordered by activity (newest first),
+/// then by key: the listing goes on after it. Activity alone is no place: group
+/// commit gives a whole batch one timestamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvPosition {
+    pub activity: i64,
+    /// The last key listed at `activity`; empty: none yet.
+    pub key: ConvKey,
+}
+
+impl ConvPosition {
+    /// The start of the listing.
+    pub fn start() -> Self {
+        Self { activity: i64::MAX, key: ConvKey(String::new()) }
+    }
+
+    /// Right after every conversation with `activity` or more: what `before`
+    /// (exclusive) asks for.
+    pub fn before(activity: i64) -> Self {
+        Self { activity: activity.saturating_sub(1), key: ConvKey(String::new()) }
+    }
+}
+
 /// A page of entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -103,14 +126,14 @@ pub trait MessageStore: Send + Sync {
     async fn sync(&self, conv: &ConvKey, after: u64, limit: u64) -> StoreResult<Page>;
     /// Entries before `before` (exclusive; `None`: from the newest), newest first.
     async fn history(&self, conv: &ConvKey, before: Option<u64>, limit: u64) -> StoreResult<Page>;
-    /// The conversations `user` can read, newest activity first, with activity
-    /// below `before`; `more` when the page was cut at `limit`.
+    /// The conversations `user` can read after `from`, newest activity first, with
+    /// their keys; `more` when the page was cut at `limit`.
     async fn conversations(
         &self,
         user: u64,
-        before: Option<i64>,
+        from: &ConvPosition,
         limit: u64,
-    ) -> StoreResult<(Vec<Conversation>, bool)>;
+    ) -> StoreResult<(Vec<(ConvKey, Conversation)>, bool)>;
     /// Raises the user's read marker to `seq` (never lowers it, never past the last
     /// entry); returns the marker when it rose.
     async fn mark_read(&self, user: u64, conv: &ConvKey, seq: u64) -> StoreResult<Option<u64>>;

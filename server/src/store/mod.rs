@@ -18,7 +18,9 @@ mod sql;
 use async_trait::async_trait;
 use chat_proto::model::Role;
 
-pub use messages::{AppendOutcome, AppendRequest, ConvKey, MessageStore, Page, Refusal, SendTo};
+pub use messages::{
+    AppendOutcome, AppendRequest, ConvKey, ConvPosition, MessageStore, Page, Refusal, SendTo,
+};
 pub use rules::GroupRefusal;
 pub use sql::{SqlStore, redact_url};
 

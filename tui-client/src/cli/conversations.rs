@@ -4,7 +4,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use chat_proto::model::Target;
-use chat_proto::request::{Conversations, History as HistoryOp, Read as ReadOp, Recall, Send};
+use chat_proto::request::{History as HistoryOp, Read as ReadOp, Recall, Send};
 use chat_tui::display::{escape_line, json_line};
 use chat_tui::history::History;
 use chat_tui::session::{self, SessionConfig, Status, Update};
@@ -155,20 +155,13 @@ pub async fn list(ctx: &Context, a: ListArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let (client, _) = ctx.logged_in().await?;
-    let mut before = None;
-    loop {
-        let page = client.call(Conversations { limit: None, before }).await?;
-        for c in &page.conversations {
-            ctx.out.print(c, || {
-                let last = c.last_message.as_ref().map(message).unwrap_or_default();
-                format!("{}\tunread {}\t{}", target(&c.with), c.unread, last)
-            });
-        }
-        before = page.conversations.last().map(|c| c.activity);
-        if !page.more || before.is_none() {
-            return Ok(());
-        }
+    for c in &chat_tui::pages::conversations(&client).await? {
+        ctx.out.print(c, || {
+            let last = c.last_message.as_ref().map(message).unwrap_or_default();
+            format!("{}\tunread {}\t{}", target(&c.with), c.unread, last)
+        });
     }
+    Ok(())
 }
 
 pub async fn tail(ctx: &Context) -> Result<(), Failure> {

@@ -10,7 +10,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{SqlStore, Tx, db_id, get_id};
-use crate::store::messages::{AppendOutcome, AppendRequest, ConvKey, MessageStore, Page, Refusal, SendTo};
+use crate::store::messages::{
+    AppendOutcome, AppendRequest, ConvKey, ConvPosition, MessageStore, Page, Refusal, SendTo,
+};
 use crate::store::{Dialect, StoreError, StoreResult, UserRef};
 
 const MESSAGE_COLUMNS: &str = "msg_id, conv_key, seq, sender_id, sender_name, peer_id, peer_name, group_id, kind, body, ts, recalls, recalled";
@@ -457,9 +459,9 @@ impl MessageStore for SqlStore {
     async fn conversations(
         &self,
         user: u64,
-        before: Option<i64>,
+        from: &ConvPosition,
         limit: u64,
-    ) -> StoreResult<(Vec<Conversation>, bool)> {
+    ) -> StoreResult<(Vec<(ConvKey, Conversation)>, bool)> {
         let uid = db_id(user)?;
         let rows = sqlx::query(
             "SELECT c.conv_key, c.group_id, c.last_seq, c.last_ts, COALESCE(r.read_seq, 0) AS read_seq, \
@@ -470,7 +472,7 @@ impl MessageStore for SqlStore {
              FROM conversations c \
              LEFT JOIN read_markers r ON r.user_id = ? AND r.conv_key = c.conv_key \
              LEFT JOIN users o ON o.id = CASE WHEN c.user_lo = ? THEN c.user_hi ELSE c.user_lo END \
-             WHERE c.last_ts < ? AND ( \
+             WHERE (c.last_ts < ? OR (c.last_ts = ? AND c.conv_key > ?)) AND ( \
                 (c.user_lo = ? AND EXISTS (SELECT 1 FROM friendships f WHERE f.user_id = ? AND f.friend_id = c.user_hi)) \
                 OR (c.user_hi = ? AND EXISTS (SELECT 1 FROM friendships f WHERE f.user_id = ? AND f.friend_id = c.user_lo)) \
                 OR c.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = ?)) \
@@ -480,7 +482,9 @@ impl MessageStore for SqlStore {
         .bind(uid)
         .bind(uid)
         .bind(uid)
-        .bind(before.unwrap_or(i64::MAX))
+        .bind(from.activity)
+        .bind(from.activity)
+        .bind(from.key.0.as_str())
         .bind(uid)
         .bind(uid)
         .bind(uid)
@@ -521,14 +525,18 @@ impl MessageStore for SqlStore {
                 Some(g) => Target::Group(g),
                 None => Target::User(row.try_get("other_name")?),
             };
-            list.push(Conversation {
-                with,
-                last_seq,
-                read_seq: get_id(row, "read_seq")?,
-                unread: get_id(row, "unread")?,
-                last_message: last.remove(&(key, last_seq)),
-                activity: row.try_get("last_ts")?,
-            });
+            let last_message = last.remove(&(key.clone(), last_seq));
+            list.push((
+                ConvKey(key),
+                Conversation {
+                    with,
+                    last_seq,
+                    read_seq: get_id(row, "read_seq")?,
+                    unread: get_id(row, "unread")?,
+                    last_message,
+                    activity: row.try_get("last_ts")?,
+                },
+            ));
         }
         Ok((list, more))
     }
