@@ -6,7 +6,7 @@ use chat_proto::request::{ChangePassword, DeleteAccount, Login, Logout, Register
 use chat_tui::config::SavedSession;
 use serde_json::json;
 
-use super::{Context, EXIT_LOCAL, EXIT_USAGE, Failure};
+use super::{Context, EXIT_CONNECTION, EXIT_LOCAL, EXIT_NOT_LOGGED_IN, EXIT_USAGE, Failure};
 
 #[derive(Debug, clap::Args)]
 pub struct Credentials {
@@ -95,19 +95,46 @@ async fn log_in(
     Ok(saved)
 }
 
+/// Forgets the local session whether or not the server can be reached (logging out
+/// must work offline), and revokes its token on the server when it can.
 pub async fn logout(ctx: &Context) -> Result<(), Failure> {
-    let (client, saved) = ctx.logged_in().await?;
-    client.call(Logout {}).await?;
+    let saved = ctx.saved()?;
+    let revoked = match ctx.resume(&saved).await {
+        Ok(client) => client.call(Logout {}).await.map(|_| true).unwrap_or(false),
+        // The server refused the token: it is dead already.
+        Err(f) if f.exit == EXIT_NOT_LOGGED_IN => true,
+        Err(_) => false,
+    };
     ctx.profile.forget_session()?;
-    ctx.out.print(&json!({"logged_out": saved.username}), || format!("logged out {}", saved.username));
+    let name = &saved.username;
+    ctx.out.print(&json!({"logged_out": name, "revoked": revoked}), || {
+        if revoked {
+            format!("logged out {name}")
+        } else {
+            format!(
+                "logged out {name} here; the server could not be reached, so the session stays valid \
+                 there until it expires (change the password to end it everywhere)"
+            )
+        }
+    });
     Ok(())
 }
 
+/// Who the saved session is; said also when the server cannot be reached (then
+/// unchecked), refused only when the server says the session is gone.
 pub async fn whoami(ctx: &Context) -> Result<(), Failure> {
-    let (_client, saved) = ctx.logged_in().await?;
+    let saved = ctx.saved()?;
+    let checked = match ctx.resume(&saved).await {
+        Ok(_) => true,
+        Err(f) if f.exit == EXIT_CONNECTION => false,
+        Err(f) => return Err(f),
+    };
     ctx.out.print(
-        &json!({"user_id": saved.user_id, "username": saved.username, "server": saved.server}),
-        || format!("{} (user {}) at {}", saved.username, saved.user_id, saved.server),
+        &json!({"user_id": saved.user_id, "username": saved.username, "server": saved.server, "checked": checked}),
+        || {
+            let note = if checked { "" } else { " (server unreachable: not checked)" };
+            format!("{} (user {}) at {}{note}", saved.username, saved.user_id, saved.server)
+        },
     );
     Ok(())
 }

@@ -191,11 +191,16 @@ impl Context {
     /// A connection authenticated with the saved session.
     pub async fn logged_in(&self) -> Result<(Client, SavedSession), Failure> {
         let saved = self.saved()?;
-        let client = self.open(&self.saved_endpoint(&saved)?).await?;
+        Ok((self.resume(&saved).await?, saved))
+    }
+
+    /// A connection authenticated with `saved`.
+    pub async fn resume(&self, saved: &SavedSession) -> Result<Client, Failure> {
+        let client = self.open(&self.saved_endpoint(saved)?).await?;
         let resume =
             chat_proto::request::Resume { token: saved.token.clone(), device: Some("chat-tui".into()) };
         match client.call(resume).await {
-            Ok(_) => Ok((client, saved)),
+            Ok(_) => Ok(client),
             Err(e) if e.code() == Some(chat_proto::ErrorCode::InvalidCredentials) => Err(Failure::new(
                 EXIT_NOT_LOGGED_IN,
                 "the saved session expired or was revoked: run `chat-tui login` again",
