@@ -144,7 +144,11 @@ fn a_scripted_session() {
             .write_stdin("new-password-1\n"),
     );
     tui(bob, &server).arg("whoami").assert().code(4);
-    assert_eq!(stdout_of(tui(alice, &server).args(["friends"])), "", "bob's friendships went with him");
+    assert_eq!(
+        stdout_of(tui(alice, &server).args(["friends"])),
+        "no friends yet\n",
+        "bob's friendships went with him"
+    );
 
     // Usage errors are exit code 2; a refusal 1; logging out makes whoami 4 again.
     tui(alice, &server).args(["send", "hello"]).assert().code(2);
@@ -185,7 +189,7 @@ fn every_other_subcommand() {
         stdout_of(tui(ann, &server).args(["--server", "127.0.0.1:9", "conversations", "--local", "--json"]));
     assert_eq!(json_lines(&offline)[0]["with"]["user"], "ben");
     stdout_of(tui(ann, &server).args(["friends", "remove", "ben"]));
-    assert_eq!(stdout_of(tui(ben, &server).args(["friends"])), "");
+    assert_eq!(stdout_of(tui(ben, &server).args(["friends"])), "no friends yet\n");
 
     // groups: info, list, reject, kick, demote, leave, dissolve
     let g = json_lines(&stdout_of(tui(ann, &server).args([
@@ -208,7 +212,7 @@ fn every_other_subcommand() {
         stdout_of(tui(ann, &server).args(["groups", if accept { "accept" } else { "reject" }, &id]));
     }
     assert_eq!(stdout_of(tui(ben, &server).args(["groups", "list"])), format!("{g}\tclub\tmember\n"));
-    assert_eq!(stdout_of(tui(cat, &server).args(["groups"])), "");
+    assert_eq!(stdout_of(tui(cat, &server).args(["groups"])), "no groups yet\n");
     stdout_of(tui(ann, &server).args(["groups", "promote", &g, "ben"]));
     stdout_of(tui(ann, &server).args(["groups", "demote", &g, "ben"]));
     stdout_of(tui(ann, &server).args(["groups", "kick", &g, "ben"]));

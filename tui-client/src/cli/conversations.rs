@@ -104,9 +104,7 @@ pub async fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
         let limit = usize::try_from(a.limit).unwrap_or(usize::MAX);
         let mut messages = local.messages_before(&with, None, limit)?;
         messages.reverse();
-        for m in &messages {
-            ctx.out.print(m, || message(m));
-        }
+        ctx.out.list(&messages, "no messages yet", message);
         return Ok(());
     }
     let (client, saved) = ctx.logged_in().await?;
@@ -116,9 +114,7 @@ pub async fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
     // Kept locally too, so the conversation can be shown without the server.
     let mut local = History::open(ctx.profile.history_file(&saved.username))?;
     local.store_page(&with, &messages)?;
-    for m in &messages {
-        ctx.out.print(m, || message(m));
-    }
+    ctx.out.list(&messages, "no messages yet", message);
     Ok(())
 }
 
@@ -155,12 +151,10 @@ pub async fn list(ctx: &Context, a: ListArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let (client, _) = ctx.logged_in().await?;
-    for c in &chat_tui::pages::conversations(&client).await? {
-        ctx.out.print(c, || {
-            let last = c.last_message.as_ref().map(message).unwrap_or_default();
-            format!("{}\tunread {}\t{}", target(&c.with), c.unread, last)
-        });
-    }
+    ctx.out.list(&chat_tui::pages::conversations(&client).await?, "no conversations yet", |c| {
+        let last = c.last_message.as_ref().map(message).unwrap_or_default();
+        format!("{}\tunread {}\t{}", target(&c.with), c.unread, last)
+    });
     Ok(())
 }
 

@@ -13,6 +13,17 @@ pub struct Output {
 }
 
 impl Output {
+    /// Prints each of `items` as [`Output::print`] does; as text, an empty list says
+    /// `empty` instead of printing nothing (in JSON, no line is no item).
+    pub fn list<T: Serialize>(&self, items: &[T], empty: &str, text: impl Fn(&T) -> String) {
+        if items.is_empty() && !self.json {
+            println!("{empty}");
+        }
+        for item in items {
+            self.print(item, || text(item));
+        }
+    }
+
     /// Prints `value` as JSON with `--json`, else `text()`.
     pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {

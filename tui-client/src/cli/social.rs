@@ -109,12 +109,10 @@ pub async fn friends(ctx: &Context, action: FriendsAction) -> Result<(), Failure
     let (c, _) = ctx.logged_in().await?;
     match action {
         FriendsAction::List => {
-            for f in c.call(FriendList {}).await?.friends {
-                ctx.out.print(&f, || {
-                    let state = if f.online { "online" } else { "offline" };
-                    format!("{}\t{state}{}", esc(&f.username), if f.blocked { "\tblocked" } else { "" })
-                });
-            }
+            ctx.out.list(&c.call(FriendList {}).await?.friends, "no friends yet", |f| {
+                let state = if f.online { "online" } else { "offline" };
+                format!("{}\t{state}{}", esc(&f.username), if f.blocked { "\tblocked" } else { "" })
+            });
         }
         FriendsAction::Add { user, note } => {
             let r = c.call(FriendRequest { user: user.clone(), note }).await?;
@@ -139,6 +137,9 @@ pub async fn friends(ctx: &Context, action: FriendsAction) -> Result<(), Failure
         FriendsAction::Requests => {
             let r = chat_tui::pages::friend_requests(&c).await?;
             ctx.out.print(&r, || {
+                if r.incoming.is_empty() && r.outgoing.is_empty() {
+                    return "no pending friend requests".to_owned();
+                }
                 let incoming = r.incoming.iter().map(|i| format!("from {}\t{}", esc(&i.from), esc(&i.note)));
                 let outgoing = r.outgoing.iter().map(|o| format!("to {}\t{}", esc(&o.to), esc(&o.note)));
                 incoming.chain(outgoing).collect::<Vec<_>>().join("\n")
@@ -163,9 +164,9 @@ pub async fn groups(ctx: &Context, action: GroupsAction) -> Result<(), Failure> 
     let (c, _) = ctx.logged_in().await?;
     match action {
         GroupsAction::List => {
-            for g in c.call(GroupList {}).await?.groups {
-                ctx.out.print(&g, || format!("{}\t{}\t{}", g.group_id, esc(&g.name), g.role.as_str()));
-            }
+            ctx.out.list(&c.call(GroupList {}).await?.groups, "no groups yet", |g| {
+                format!("{}\t{}\t{}", g.group_id, esc(&g.name), g.role.as_str())
+            });
         }
         GroupsAction::Create { name, description } => {
             let r = c.call(GroupCreate { name: name.clone(), description }).await?;
@@ -185,18 +186,20 @@ pub async fn groups(ctx: &Context, action: GroupsAction) -> Result<(), Failure> 
             });
         }
         GroupsAction::Search { query } => {
-            for g in c.call(GroupSearch { query }).await?.groups {
-                ctx.out.print(&g, || format!("{}\t{}\t{} members", g.group_id, esc(&g.name), g.member_count));
-            }
+            ctx.out.list(&c.call(GroupSearch { query }).await?.groups, "no group matches", |g| {
+                format!("{}\t{}\t{} members", g.group_id, esc(&g.name), g.member_count)
+            });
         }
         GroupsAction::Join { group_id, note } => {
             let r = c.call(GroupJoin { group_id, note }).await?;
             ctx.out.print(&r, || format!("asked to join group {group_id} (request {})", r.request_id));
         }
         GroupsAction::Requests { group_id } => {
-            for r in chat_tui::pages::group_requests(&c, group_id).await? {
-                ctx.out.print(&r, || format!("{}\t{}\t{}", r.request_id, esc(&r.user), esc(&r.note)));
-            }
+            ctx.out.list(
+                &chat_tui::pages::group_requests(&c, group_id).await?,
+                "no pending join requests",
+                |r| format!("{}\t{}\t{}", r.request_id, esc(&r.user), esc(&r.note)),
+            );
         }
         GroupsAction::Accept { request_id } => {
             c.call(GroupRespond { request_id, accept: true }).await?;
