@@ -150,6 +150,13 @@ impl Profile {
     }
 
     /// The config file's settings, or the defaults when there is none.
+    /// A `config.toml` where a user might expect it but where it is not read (beside
+    /// the profiles instead of inside this one), while this profile has none.
+    pub fn misplaced_config(&self) -> Option<PathBuf> {
+        let beside = self.config_dir.parent()?.join("config.toml");
+        (beside.is_file() && !self.config_file().exists()).then_some(beside)
+    }
+
     pub fn load_config(&self) -> Result<ClientConfig, ConfigError> {
         read_toml(&self.config_file()).map(Option::unwrap_or_default)
     }
@@ -212,6 +219,18 @@ fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_beside_the_profiles_is_reported_not_silently_ignored() {
+        let base = tempfile::tempdir().unwrap();
+        let p = Profile::under(&base.path().join("c"), &base.path().join("d"), "default").unwrap();
+        assert_eq!(p.misplaced_config(), None);
+        std::fs::create_dir_all(base.path().join("c")).unwrap();
+        std::fs::write(base.path().join("c/config.toml"), "server = \"x:1\"\n").unwrap();
+        assert_eq!(p.misplaced_config(), Some(base.path().join("c/config.toml")));
+        p.save_config(&ClientConfig::default()).unwrap();
+        assert_eq!(p.misplaced_config(), None, "the profile has its own");
+    }
 
     #[test]
     fn sessions_are_saved_privately_and_configs_read_back() {

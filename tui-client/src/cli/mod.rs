@@ -212,6 +212,14 @@ impl Context {
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let profile = Profile::locate(&cli.profile)?;
+    if let Some(misplaced) = profile.misplaced_config() {
+        eprintln!(
+            "warning: {} is not read; profile `{}` reads {}: move it there",
+            misplaced.display(),
+            cli.profile,
+            profile.config_file().display()
+        );
+    }
     let tls_flags = TlsOptions { enabled: cli.tls, ca_file: cli.ca_file };
     let ctx = Context { profile, server_flag: cli.server, tls_flags, out: Output { json: cli.json } };
     let Some(command) = cli.command else {
