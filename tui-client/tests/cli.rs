@@ -104,8 +104,9 @@ fn a_scripted_session() {
     let g = created[0]["group_id"].as_u64().unwrap().to_string();
     stdout_of(tui(bob, &server).args(["groups", "join", &g, "--note", "me too"]));
     let pending = json_lines(&stdout_of(tui(alice, &server).args(["--json", "groups", "requests", &g])));
-    let request = pending[0]["request_id"].as_u64().unwrap().to_string();
-    stdout_of(tui(alice, &server).args(["groups", "accept", &request]));
+    assert_eq!(pending[0]["user"], "bob");
+    // Answered by name, as friend requests are.
+    stdout_of(tui(alice, &server).args(["groups", "accept", &g, "bob"]));
     stdout_of(tui(alice, &server).args(["groups", "promote", &g, "bob"]));
     let members = stdout_of(tui(bob, &server).args(["groups", "members", &g]));
     assert_eq!(members.lines().collect::<Vec<_>>(), ["alice\towner\toffline", "bob\tadmin\tonline"]);
@@ -207,9 +208,8 @@ fn every_other_subcommand() {
     assert_eq!(info, format!("{g}\tclub\towner ann\t1 members\td\n"));
     for (home, accept) in [(ben, true), (cat, false)] {
         stdout_of(tui(home, &server).args(["groups", "join", &g]));
-        let pending = json_lines(&stdout_of(tui(ann, &server).args(["--json", "groups", "requests", &g])));
-        let id = pending[0]["request_id"].as_u64().unwrap().to_string();
-        stdout_of(tui(ann, &server).args(["groups", if accept { "accept" } else { "reject" }, &id]));
+        let who = if accept { "ben" } else { "cat" };
+        stdout_of(tui(ann, &server).args(["groups", if accept { "accept" } else { "reject" }, &g, who]));
     }
     assert_eq!(stdout_of(tui(ben, &server).args(["groups", "list"])), format!("{g}\tclub\tmember\n"));
     assert_eq!(stdout_of(tui(cat, &server).args(["groups"])), "no groups yet\n");
@@ -218,12 +218,9 @@ fn every_other_subcommand() {
     stdout_of(tui(ann, &server).args(["groups", "kick", &g, "ben"]));
     tui(ben, &server).args(["groups", "members", &g]).assert().code(1);
     stdout_of(tui(cat, &server).args(["groups", "join", &g]));
-    let pending = json_lines(&stdout_of(tui(ann, &server).args(["--json", "groups", "requests", &g])));
-    stdout_of(tui(ann, &server).args([
-        "groups",
-        "accept",
-        &pending[0]["request_id"].as_u64().unwrap().to_string(),
-    ]));
+    // A name with no pending request is a refusal, not a guess.
+    tui(ann, &server).args(["groups", "accept", &g, "ben"]).assert().code(1);
+    stdout_of(tui(ann, &server).args(["groups", "accept", &g, "CAT"]));
     stdout_of(tui(cat, &server).args(["groups", "leave", &g]));
     stdout_of(tui(ann, &server).args(["groups", "dissolve", &g]));
     tui(ann, &server).args(["groups", "info", &g]).assert().code(1);

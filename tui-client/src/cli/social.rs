@@ -70,11 +70,16 @@ pub enum GroupsAction {
     Requests {
         group_id: u64,
     },
+    /// Accept USER's pending request to join the group (as `friends accept` takes
+    /// a name, so does this).
     Accept {
-        request_id: u64,
+        group_id: u64,
+        user: String,
     },
+    /// Reject USER's pending request to join the group.
     Reject {
-        request_id: u64,
+        group_id: u64,
+        user: String,
     },
     Members {
         group_id: u64,
@@ -149,6 +154,27 @@ pub async fn friends(ctx: &Context, action: FriendsAction) -> Result<(), Failure
     Ok(())
 }
 
+/// Answers `user`'s pending request to join `group_id`, found by name.
+async fn answer_join(
+    ctx: &Context,
+    c: &chat_tui::Client,
+    group_id: u64,
+    user: &str,
+    accept: bool,
+) -> Result<(), Failure> {
+    let pending = chat_tui::pages::group_requests(c, group_id).await?;
+    let Some(request) = pending.iter().find(|r| r.user.eq_ignore_ascii_case(user)) else {
+        return Err(Failure::new(
+            EXIT_REFUSED,
+            format!("no pending request from {user} to join group {group_id}"),
+        ));
+    };
+    c.call(GroupRespond { request_id: request.request_id, accept }).await?;
+    let verb = if accept { "accepted" } else { "rejected" };
+    done(ctx, format!("{verb} {}'s request to join group {group_id}", esc(&request.user)));
+    Ok(())
+}
+
 /// Answers the pending request from `user`, found by name.
 async fn answer(ctx: &Context, c: &chat_tui::Client, user: &str, accept: bool) -> Result<(), Failure> {
     let pending = chat_tui::pages::friend_requests(c).await?.incoming;
@@ -201,14 +227,8 @@ pub async fn groups(ctx: &Context, action: GroupsAction) -> Result<(), Failure> 
                 |r| format!("{}\t{}\t{}", r.request_id, esc(&r.user), esc(&r.note)),
             );
         }
-        GroupsAction::Accept { request_id } => {
-            c.call(GroupRespond { request_id, accept: true }).await?;
-            done(ctx, format!("accepted request {request_id}"));
-        }
-        GroupsAction::Reject { request_id } => {
-            c.call(GroupRespond { request_id, accept: false }).await?;
-            done(ctx, format!("rejected request {request_id}"));
-        }
+        GroupsAction::Accept { group_id, user } => answer_join(ctx, &c, group_id, &user, true).await?,
+        GroupsAction::Reject { group_id, user } => answer_join(ctx, &c, group_id, &user, false).await?,
         GroupsAction::Members { group_id } => {
             for m in c.call(GroupMembers { group_id }).await?.members {
                 ctx.out.print(&m, || {
