@@ -47,11 +47,43 @@ pub fn target(t: &Target) -> String {
     }
 }
 
+/// How times are shown: in the machine's time zone, as the TUI shows them, with
+/// the date when it is not today's.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub now_ms: i64,
+    pub utc_offset_secs: i64,
+}
+
+impl Clock {
+    /// This machine's time and time zone now.
+    pub fn local() -> Self {
+        let now = chrono::Local::now();
+        Self { now_ms: now.timestamp_millis(), utc_offset_secs: i64::from(now.offset().local_minus_utc()) }
+    }
+
+    /// `HH:MM:SS` today, `YYYY-MM-DD HH:MM:SS` on any other day.
+    pub fn time(&self, ts_ms: i64) -> String {
+        let local = |ms: i64| ms.div_euclid(1000) + self.utc_offset_secs;
+        let (secs, today) = (local(ts_ms), local(self.now_ms).div_euclid(86_400));
+        let (day, s) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let clock = format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+        if day == today {
+            return clock;
+        }
+        let (y, m, d) = chat_tui::tui::render::civil_from_days(day);
+        format!("{y:04}-{m:02}-{d:02} {clock}")
+    }
+}
+
 /// One message as a line: `seq  time  from: body`; a multi-line body continues on
 /// lines that start with a tab, so every line that does not is a new message.
 pub fn message(m: &Message) -> String {
-    let secs = m.ts.div_euclid(1000);
-    let (h, mi, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    message_at(m, &Clock::local())
+}
+
+/// [`message`] with the time shown by `clock`.
+pub fn message_at(m: &Message, clock: &Clock) -> String {
     let body = match m.kind {
         _ if m.recalled => "(message recalled)".to_owned(),
         MessageKind::Recall => format!("(recalled message {})", m.recalls.unwrap_or(0)),
@@ -62,7 +94,7 @@ pub fn message(m: &Message) -> String {
         MessageKind::Text => m.body.clone(),
     };
     let body = lines(&body).collect::<Vec<_>>().join("\n\t");
-    format!("{}\t{h:02}:{mi:02}:{s:02}Z\t{}: {body}", m.seq, escape_line(&m.from))
+    format!("{}\t{}\t{}: {body}", m.seq, clock.time(m.ts), escape_line(&m.from))
 }
 
 #[cfg(test)]
@@ -70,6 +102,18 @@ mod tests {
     use chat_proto::model::{FileInfo, Message, MessageKind, Target};
 
     use super::*;
+
+    #[test]
+    fn times_are_local_with_the_date_when_not_today() {
+        // 2025-12-07 23:30:00 UTC is 2025-12-08 00:30:00 at UTC+1.
+        let ts = 1_765_150_200_000;
+        let berlin = |now_ms| Clock { now_ms, utc_offset_secs: 3600 };
+        assert_eq!(berlin(ts + 60_000).time(ts), "00:30:00", "the same local day");
+        assert_eq!(berlin(ts + 86_400_000).time(ts), "2025-12-08 00:30:00", "the next day");
+        let utc = Clock { now_ms: ts, utc_offset_secs: 0 };
+        assert_eq!(utc.time(ts), "23:30:00");
+        assert_eq!(utc.time(ts - 86_400_000), "2025-12-06 23:30:00");
+    }
 
     fn hostile(body: &str) -> Message {
         Message {
@@ -89,10 +133,11 @@ mod tests {
 
     #[test]
     fn a_message_line_shows_controls_escaped_and_keeps_continuations() {
-        let line = message(&hostile("\u{1b}]0;pwned\u{7}\u{1b}[2J\nnext\tcol\u{9b}"));
+        let today = Clock { now_ms: 5_000, utc_offset_secs: 0 };
+        let line = message_at(&hostile("\u{1b}]0;pwned\u{7}\u{1b}[2J\nnext\tcol\u{9b}"), &today);
         assert_eq!(
             line,
-            "7\t00:00:00Z\tmal\\u{1b}[31mlory: \\u{1b}]0;pwned\\u{7}\\u{1b}[2J\n\tnext    col\\u{9b}"
+            "7\t00:00:00\tmal\\u{1b}[31mlory: \\u{1b}]0;pwned\\u{7}\\u{1b}[2J\n\tnext    col\\u{9b}"
         );
         let mut file = hostile("");
         file.kind = MessageKind::File;
