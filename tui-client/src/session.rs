@@ -46,9 +46,11 @@ pub enum Update {
     Status(Status),
     /// An event from the server (live messages are already in the history).
     Event(Event),
-    /// Catch-up stored `new` entries of a conversation.
+    /// Catch-up stored `new` entries of a conversation, those after seq `after`
+    /// (in the local history now).
     CaughtUp {
         with: chat_proto::model::Target,
+        after: u64,
         new: usize,
     },
 }
@@ -196,14 +198,26 @@ pub async fn catch_up(
     updates: &mpsc::Sender<Update>,
 ) -> Result<(), SessionError> {
     let listing = crate::pages::conversations(client).await?;
-    let moved = {
+    let (had, moved) = {
         let mut h = lock(history);
+        let had = listing
+            .iter()
+            .map(|c| Ok((c.with.clone(), h.highest_seq(&c.with)?)))
+            .collect::<Result<Vec<_>, HistoryError>>()?;
         h.set_conversations(&listing)?;
-        h.moved(&listing)?
+        (had, h.moved(&listing)?)
     };
     for (with, after) in moved {
-        let new = sync_conversation(client, history, &with, after).await?;
-        let _ = updates.send(Update::CaughtUp { with, new }).await;
+        sync_conversation(client, history, &with, after).await?;
+    }
+    // Told per conversation that advanced, whichever way its entries came (the
+    // listing carries each last entry, stored at once when it follows on).
+    for (with, after) in had {
+        let now = lock(history).highest_seq(&with)?;
+        if now > after {
+            let new = usize::try_from(now - after).unwrap_or(usize::MAX);
+            let _ = updates.send(Update::CaughtUp { with, after, new }).await;
+        }
     }
     Ok(())
 }

@@ -169,6 +169,8 @@ pub async fn tail(ctx: &Context) -> Result<(), Failure> {
         request_timeout: Duration::from_secs(30),
     };
     let (handle, mut updates) = session::spawn(config, history);
+    let mut seen = Printed::default();
+    let mut been_online = false;
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {
@@ -180,12 +182,14 @@ pub async fn tail(ctx: &Context) -> Result<(), Failure> {
             },
         };
         match update {
-            Update::Event(event) => ctx.out.print(&event, || match &event {
-                chat_proto::Event::Message(m) => {
-                    format!("{}\t{}", target_of(&m.message, &saved.username), message(&m.message))
+            Update::Event(event) => {
+                if let chat_proto::Event::Message(m) = &event
+                    && !seen.fresh(&m.message, &saved.username)
+                {
+                    continue; // caught up already, and printed then
                 }
-                other => format!("{} {}", other.name(), json_line(other).unwrap_or_default()),
-            }),
+                print_event(ctx, &event, &saved.username);
+            }
             Update::Status(Status::LoggedOut) => {
                 handle.stop();
                 return Err(Failure::new(
@@ -193,19 +197,61 @@ pub async fn tail(ctx: &Context) -> Result<(), Failure> {
                     "the saved session was revoked: run `chat-tui login` again",
                 ));
             }
-            Update::Status(status) => eprintln!("{}", escape_line(&status_line(&status))),
-            Update::CaughtUp { with, new } => {
+            Update::Status(status) => {
+                been_online |= status == Status::Online;
+                eprintln!("{}", escape_line(&status_line(&status)));
+            }
+            Update::CaughtUp { with, after, new } => {
                 let line = json!({"caught_up": target(&with), "new": new});
                 if ctx.out.json {
                     eprintln!("{}", json_line(&line).unwrap_or_default());
                 } else if new > 0 {
                     eprintln!("caught up {} new message(s) with {}", new, target(&with));
                 }
+                // What came while this was reconnecting is printed as if it had come
+                // live: a bot reading this stream misses nothing. (The first catch-up
+                // is the backlog from before `tail` started: not news.)
+                if !been_online {
+                    continue;
+                }
+                let caught = handle
+                    .history()
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .messages_after(&with, after, new)?;
+                for message in caught.into_iter().filter(|m| seen.fresh(m, &saved.username)) {
+                    let event = chat_proto::Event::Message(chat_proto::event::Message { message });
+                    print_event(ctx, &event, &saved.username);
+                }
             }
         }
     }
     handle.stop();
     Ok(())
+}
+
+/// The highest seq `tail` printed of each conversation: a message caught up after a
+/// reconnect may also come live, and is printed once.
+#[derive(Debug, Default)]
+struct Printed(std::collections::HashMap<chat_proto::model::Target, u64>);
+
+impl Printed {
+    /// Whether `m` is newer than all printed of its conversation (and marks it so).
+    fn fresh(&mut self, m: &chat_proto::model::Message, me: &str) -> bool {
+        let last = self.0.entry(chat_tui::history::conversation_of(m, me)).or_insert(0);
+        let fresh = m.seq > *last;
+        *last = (*last).max(m.seq);
+        fresh
+    }
+}
+
+/// One event as `tail` prints it: a message as a line of its conversation, any other
+/// event by name; with --json, the event itself.
+fn print_event(ctx: &Context, event: &chat_proto::Event, me: &str) {
+    ctx.out.print(event, || match event {
+        chat_proto::Event::Message(m) => format!("{}\t{}", target_of(&m.message, me), message(&m.message)),
+        other => format!("{} {}", other.name(), json_line(other).unwrap_or_default()),
+    });
 }
 
 fn target_of(m: &chat_proto::model::Message, me: &str) -> String {

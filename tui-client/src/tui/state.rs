@@ -1019,7 +1019,7 @@ impl App {
                 self.status = status;
                 if online { Effect::ReloadConversations } else { Effect::None }
             }
-            Update::CaughtUp { with, new } => {
+            Update::CaughtUp { with, new, .. } => {
                 if new > 0 && self.is_open(&with) {
                     Effect::ReloadMessages
                 } else {

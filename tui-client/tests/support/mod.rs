@@ -37,6 +37,11 @@ impl TestServer {
         }
     }
 
+    /// Its database, to write to while it is stopped.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.dir.path().join("chat.db").display())
+    }
+
     /// Starts it again, on the same address and database.
     pub fn restart(&mut self) {
         let (addr, shutdown, thread) = serve(&self.dir, &self.addr);
