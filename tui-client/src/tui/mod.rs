@@ -35,7 +35,7 @@ use chat_proto::model::Role;
 use chat_proto::request as op;
 use keys::{Action, Keymap};
 use queue::SendJob;
-use state::{App, ConversationEntry, Effect, OpResult, PendingRequest, Popup};
+use state::{App, Completion, ConversationEntry, Effect, OpResult, PendingRequest, Popup};
 
 /// Search results shown.
 const SEARCH_LIMIT: usize = 100;
@@ -521,8 +521,10 @@ fn on_popup_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
 fn on_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if let Some(action) = app.keymap.action(&key) {
-        // Tab completes an `@name` being typed before it does anything else.
-        if key.code == KeyCode::Tab && app.complete_mention() {
+        // Tab on an `@name` being typed only ever completes it: were it to fall back
+        // to its binding (the next conversation) on no match, the draft would go
+        // to someone else on Enter.
+        if key.code == KeyCode::Tab && app.complete_mention() != Completion::NotAMention {
             return;
         }
         return on_action(app, action, ctx);
@@ -536,7 +538,8 @@ fn on_key(app: &mut App, key: KeyEvent, ctx: &Ctx) {
             }
             app.dirty = true;
         }
-        KeyCode::Char('?') if app.input.is_empty() => app.open_popup(Popup::Help),
+        // F1, not `?`: a message may start with a question mark.
+        KeyCode::F(1) => app.open_popup(Popup::Help),
         KeyCode::Tab => {
             app.complete_mention();
         }

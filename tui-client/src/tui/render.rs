@@ -100,7 +100,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("Tab after @na", "complete a name"),
     ("Up / Down", "previous / next sent line (input history)"),
     ("Mouse wheel", "scroll the messages; past the top loads older"),
-    ("?", "this help (when the input is empty)"),
+    ("F1", "this help (also /help)"),
     ("Esc", "close a pop-up; clear highlight, failed sends"),
 ];
 

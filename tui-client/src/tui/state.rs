@@ -396,6 +396,16 @@ impl InputHistory {
     }
 }
 
+/// What Tab did to the word at the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The word is no `@name`: the key may do what else it is bound to.
+    NotAMention,
+    Completed,
+    /// An `@name` nobody matches: said in a notice, and the key does nothing else.
+    NoMatch,
+}
+
 /// Everything the screen shows.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -980,12 +990,12 @@ impl App {
 
     /// Tab on a word starting with `@`: completes it with a known name (friends,
     /// people in the open conversation). Returns whether it did.
-    pub fn complete_mention(&mut self) -> bool {
-        let Some(line) = self.input.lines.get(self.input.row) else { return false };
+    pub fn complete_mention(&mut self) -> Completion {
+        let Some(line) = self.input.lines.get(self.input.row) else { return Completion::NotAMention };
         let before: String = line.chars().take(self.input.col).collect();
         let word_start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
         let word = &before[word_start..];
-        let Some(prefix) = word.strip_prefix('@') else { return false };
+        let Some(prefix) = word.strip_prefix('@') else { return Completion::NotAMention };
         let prefix = prefix.to_lowercase();
         let mut names: Vec<&str> = self.friends.iter().map(|f| f.username.as_str()).collect();
         names.extend(self.messages.iter().map(|m| m.from.as_str()));
@@ -993,14 +1003,15 @@ impl App {
         names.sort_unstable();
         names.dedup_by(|a, b| same_user(a, b));
         let Some(name) = names.iter().find(|n| n.len() > prefix.len()).or(names.first()) else {
-            return false;
+            self.set_notice(format!("no one here to complete @{prefix} with"));
+            return Completion::NoMatch;
         };
         let rest: String = name.chars().skip(prefix.chars().count()).collect();
         for c in rest.chars().chain([' ']) {
             self.input.insert_char(c);
         }
         self.dirty = true;
-        true
+        Completion::Completed
     }
 
     /// Applies what the session reported.
@@ -1585,10 +1596,20 @@ pub(crate) mod tests {
         for c in "hi @bo".chars() {
             app.type_char(c);
         }
-        assert!(app.complete_mention());
+        assert_eq!(app.complete_mention(), Completion::Completed);
         assert_eq!(app.input.text(), "hi @bobby ");
         app.input.clear();
         app.type_char('x');
-        assert!(!app.complete_mention());
+        assert_eq!(app.complete_mention(), Completion::NotAMention);
+        // A mention nobody matches is still a mention: it is not completed, and it
+        // is not anything else either (the caller must not fall back to another
+        // use of the key).
+        app.input.clear();
+        for c in "@zed".chars() {
+            app.type_char(c);
+        }
+        assert_eq!(app.complete_mention(), Completion::NoMatch);
+        assert_eq!(app.input.text(), "@zed");
+        assert!(app.notice.as_deref().is_some_and(|n| n.contains("@zed")));
     }
 }
