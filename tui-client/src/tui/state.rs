@@ -594,8 +594,12 @@ impl App {
         self.dirty = true;
     }
 
+    /// Inserts pasted text as it will be sent: tabs become the spaces they are
+    /// drawn as (a tab has no width in the input), and the newline that ends most
+    /// copied lines is dropped, so that Enter does not send an empty last line.
     pub fn paste(&mut self, text: &str) {
-        self.input.insert_str(text);
+        let text = text.strip_suffix("\r\n").or_else(|| text.strip_suffix(['\n', '\r'])).unwrap_or(text);
+        self.input.insert_str(&text.replace('\t', "    "));
         self.dirty = true;
     }
 
@@ -1587,6 +1591,16 @@ pub(crate) mod tests {
         assert_eq!(app.outbox.take_pending().len(), 1);
         app.selected = None;
         assert!(app.queue_message("id2".into(), "x".into(), 1).is_err());
+    }
+
+    #[test]
+    fn pastes_keep_their_tabs_visible_and_drop_the_trailing_newline() {
+        let mut app = app();
+        app.paste("fn main() {\n\tgo();\n}\n");
+        assert_eq!(app.input.text(), "fn main() {\n    go();\n}");
+        app.input.clear();
+        app.paste("one line\r\n");
+        assert_eq!(app.input.text(), "one line");
     }
 
     #[test]
