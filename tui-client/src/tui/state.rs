@@ -870,6 +870,12 @@ impl App {
                 if let Some(m) = self.messages.iter_mut().find(|m| m.msg_id == msg_id) {
                     m.recalled = true;
                 }
+                // The recall is the conversation's newest entry now: the sidebar must
+                // not keep showing the withdrawn text.
+                let you = self.user.clone();
+                if let Some(entry) = self.selected_entry_mut() {
+                    entry.preview = format!("{you}: (message recalled)");
+                }
                 self.notice = Some("message recalled".into());
             }
             OpResult::LeftGroup { group_id, notice } => {
@@ -878,6 +884,12 @@ impl App {
             }
         }
         Effect::None
+    }
+
+    /// The sidebar entry of the open conversation.
+    fn selected_entry_mut(&mut self) -> Option<&mut ConversationEntry> {
+        let selected = self.selected.clone()?;
+        self.conversations.iter_mut().find(|c| same_target(&c.with, &selected))
     }
 
     fn remove_group(&mut self, group_id: u64) -> Effect {
@@ -1504,8 +1516,12 @@ pub(crate) mod tests {
             msg(2, "carol", Target::Group(7), "theirs", 2),
         ]);
         assert_eq!(app.last_own_message(), Some(101));
+        app.conversations.iter_mut().find(|c| c.with == Target::Group(7)).unwrap().preview =
+            "alice: mine".into();
         app.apply_op(OpResult::Recalled { msg_id: 101 });
         assert!(app.messages[0].recalled);
+        let entry = app.conversations.iter().find(|c| c.with == Target::Group(7)).unwrap();
+        assert_eq!(entry.preview, "alice: (message recalled)", "the sidebar does not keep the text");
         assert_eq!(app.last_own_message(), None);
         let effect = app.apply_op(OpResult::LeftGroup { group_id: 7, notice: "left #7".into() });
         assert_eq!(effect, Effect::ReloadMessages);
