@@ -38,6 +38,11 @@ pub enum Command {
     GroupRequests {
         group_id: Option<u64>,
     },
+    /// Answers USER's request to join the open group.
+    GroupAnswer {
+        user: String,
+        accept: bool,
+    },
     GroupKick {
         user: String,
     },
@@ -88,6 +93,8 @@ pub const COMMAND_HELP: &[(&str, &str)] = &[
     ("/group leave [ID]", "leave a group (default: the open one)"),
     ("/group members [ID]", "list a group's members"),
     ("/group requests [ID]", "pending join requests of a group"),
+    ("/group accept USER", "let USER join the open group"),
+    ("/group reject USER", "turn down USER's request to join the open group"),
     ("/group kick USER", "remove USER from the open group"),
     ("/group promote USER", "make USER an admin of the open group"),
     ("/group demote USER", "make USER a member of the open group"),
@@ -217,6 +224,8 @@ fn parse_group(rest: &str, args: &[&str]) -> Result<Command, String> {
         "leave" => Command::GroupLeave { group_id: id("/group leave [ID]")? },
         "members" => Command::GroupMembers { group_id: id("/group members [ID]")? },
         "requests" => Command::GroupRequests { group_id: id("/group requests [ID]")? },
+        "accept" => Command::GroupAnswer { user: user("/group accept USER")?, accept: true },
+        "reject" => Command::GroupAnswer { user: user("/group reject USER")?, accept: false },
         "kick" => Command::GroupKick { user: user("/group kick USER")? },
         "promote" => Command::GroupPromote { user: user("/group promote USER")? },
         "demote" => Command::GroupDemote { user: user("/group demote USER")? },
@@ -315,6 +324,9 @@ mod tests {
         assert!(is_secret(" /passwd a b") && !is_secret("/password a"));
         assert_eq!(ok("/group requests 4"), Command::GroupRequests { group_id: Some(4) });
         assert_eq!(ok("/group kick eve"), Command::GroupKick { user: "eve".into() });
+        assert_eq!(ok("/group accept Eve"), Command::GroupAnswer { user: "Eve".into(), accept: true });
+        assert_eq!(ok("/group reject eve"), Command::GroupAnswer { user: "eve".into(), accept: false });
+        assert!(parse("/group accept").is_err());
         assert_eq!(ok("/group promote eve"), Command::GroupPromote { user: "eve".into() });
         assert_eq!(ok("/group demote eve"), Command::GroupDemote { user: "eve".into() });
         assert_eq!(ok("/group dissolve"), Command::GroupDissolve);

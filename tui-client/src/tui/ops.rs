@@ -188,6 +188,28 @@ pub(crate) fn run_command(app: &mut App, ctx: &Ctx, command: Command) {
                 }),
             }
         }
+        Command::GroupAnswer { user, accept } => {
+            let group_id = match app.resolve_group(None) {
+                Ok(id) => id,
+                Err(e) => return app.set_notice(e),
+            };
+            spawn_op(app, ctx, move |c| async move {
+                let pending = crate::pages::group_requests(&c, group_id).await?;
+                let Some(r) = pending.into_iter().find(|r| state::same_user(&r.user, &user)) else {
+                    return Ok(OpResult::Failed(format!(
+                        "no pending request from {user} to join #{group_id}"
+                    )));
+                };
+                c.call(op::GroupRespond { request_id: r.request_id, accept }).await?;
+                let verb = if accept { "let" } else { "turned down" };
+                let notice = if accept {
+                    format!("{verb} {} join #{group_id}", r.user)
+                } else {
+                    format!("{verb} {}'s request to join #{group_id}", r.user)
+                };
+                Ok(OpResult::Answered { request_id: r.request_id, group: true, notice })
+            });
+        }
         Command::GroupDissolve => {
             let group_id = match app.resolve_group(None) {
                 Ok(id) => id,
