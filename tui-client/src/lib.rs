@@ -8,10 +8,11 @@ pub mod client;
 pub mod config;
 pub mod display;
 pub mod history;
+mod incoming;
 pub mod pages;
 mod private;
 pub mod session;
 pub mod tls;
 pub mod tui;
 
-pub use client::{Client, ClientError, Connected};
+pub use client::{Client, ClientError, Connected, Incoming};
