@@ -17,7 +17,7 @@ use chat_proto::{ErrorCode, Event};
 use chat_server::config::DatabaseUrl;
 use chat_server::store::{self, Store};
 use chat_server::{Config, Server};
-use chat_tui::{Client, ClientError, Connected};
+use chat_tui::{Client, ClientError, Connected, Incoming};
 use clap::Parser;
 use serde_json::Value;
 use sqlx::{ConnectOptions, Connection};
@@ -242,7 +242,7 @@ async fn stream_from(ip: &str, addr: SocketAddr) -> TcpStream {
 #[derive(Debug)]
 pub struct User {
     pub client: Client,
-    pub events: mpsc::Receiver<Event>,
+    pub events: mpsc::Receiver<Incoming>,
     pub user_id: u64,
     pub username: String,
     pub token: String,
@@ -256,17 +256,26 @@ impl User {
         self.client.call(chat_proto::request::Ping {}).await.unwrap();
         let mut seen = Vec::new();
         while let Ok(e) = self.events.try_recv() {
-            seen.push(e);
+            seen.push(expect_event(e));
         }
         seen
     }
 
     /// The next event, failing the test if none comes in time.
     pub async fn next_event(&mut self) -> Event {
-        tokio::time::timeout(WAIT, self.events.recv())
+        let incoming = tokio::time::timeout(WAIT, self.events.recv())
             .await
             .expect("no event in time")
-            .expect("connection closed")
+            .expect("connection closed");
+        expect_event(incoming)
+    }
+}
+
+/// The event itself: a test reads its events, so the connection never drops any.
+pub fn expect_event(incoming: Incoming) -> Event {
+    match incoming {
+        Incoming::Event(e) => e,
+        Incoming::Overflowed { dropped } => panic!("the test fell behind its events: {dropped} dropped"),
     }
 }
 

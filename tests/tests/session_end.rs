@@ -7,7 +7,7 @@ use chat_proto::ErrorCode;
 use chat_proto::Event;
 use chat_proto::event::{CloseReason, Closing};
 use chat_proto::request::{FriendList, Logout, Ping, Resume};
-use chat_tests::{Backend, TestServer, WAIT, backend_tests, code};
+use chat_tests::{Backend, TestServer, WAIT, backend_tests, code, expect_event};
 use chat_tui::client::ClientError;
 
 backend_tests!(logout_ends_every_connection_of_that_token, an_expired_session_closes_its_connections);
@@ -24,7 +24,7 @@ async fn logout_ends_every_connection_of_that_token(b: Backend) {
     let mut other = server.login("alice").await;
 
     alice.client.call(Logout {}).await.unwrap();
-    match tokio::time::timeout(WAIT, same_events.recv()).await.unwrap() {
+    match tokio::time::timeout(WAIT, same_events.recv()).await.unwrap().map(expect_event) {
         Some(Event::Closing(Closing { reason })) => assert_eq!(reason, CloseReason::LoggedOut),
         e => panic!("unexpected {e:?}"),
     }
@@ -53,7 +53,7 @@ async fn an_expired_session_closes_its_connections(b: Backend) {
     let mut resumed_events = resumed.events;
     for events in [&mut alice.events, &mut resumed_events] {
         loop {
-            match tokio::time::timeout(WAIT, events.recv()).await.unwrap() {
+            match tokio::time::timeout(WAIT, events.recv()).await.unwrap().map(expect_event) {
                 Some(Event::Closing(Closing { reason })) => {
                     assert_eq!(reason, CloseReason::SessionExpired);
                     break;

@@ -4,7 +4,9 @@
 //! oneshot under its id in the pending map *before* it is written; the reader
 //! completes it when the reply with that `re` arrives, and sends events to a
 //! channel. A reply therefore always reaches its own caller, whatever else is in
-//! flight (the seed client's background reader stole the login reply).
+//! flight (the seed client's background reader stole the login reply), and never
+//! waits behind events: when the caller does not keep up, the reader drops events
+//! and tells it to catch up ([`Incoming::Overflowed`]) rather than wait for it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chat_proto::envelope::{OutgoingRequest, ServerFrame, result_as};
-use chat_proto::{Call, ErrorBody, Event, FrameCodec, Request, encode_frame};
+use chat_proto::{Call, ErrorBody, FrameCodec, Request, encode_frame};
 use futures::StreamExt;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -22,14 +24,17 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
+use crate::incoming::EventSink;
+pub use crate::incoming::Incoming;
 use crate::tls::Endpoint;
 
 /// How long a request waits for its reply by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest frame the client reads (servers default to 1 MiB).
 pub const CLIENT_MAX_FRAME: usize = 64 << 20;
-/// Events buffered for the caller before the reader waits for it.
-const EVENT_QUEUE: usize = 4096;
+/// Events buffered for the caller; beyond them the reader drops events (and says
+/// so) rather than wait for it.
+pub const EVENT_QUEUE: usize = 4096;
 /// Requests queued for the writer.
 const OUTBOX: usize = 256;
 
@@ -109,7 +114,9 @@ impl Drop for Owner {
 #[derive(Debug)]
 pub struct Connected {
     pub client: Client,
-    pub events: mpsc::Receiver<Event>,
+    /// Events in order, with a marker where the caller fell behind and some were
+    /// dropped.
+    pub events: mpsc::Receiver<Incoming>,
 }
 
 impl Client {
@@ -166,7 +173,7 @@ impl Client {
             closed: CancellationToken::new(),
         });
         tokio::spawn(write_loop(wr, outbox_rx, inner.closed.clone()));
-        tokio::spawn(read_loop(rd, inner.clone(), events_tx));
+        tokio::spawn(read_loop(rd, inner.clone(), EventSink::new(events_tx)));
         let owner = Arc::new(Owner(inner.closed.clone()));
         Connected { client: Client { inner, _owner: owner }, events }
     }
@@ -237,11 +244,14 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let _ = wr.shutdown().await;
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(rd: R, inner: Arc<Inner>, events: mpsc::Sender<Event>) {
+async fn read_loop<R: AsyncRead + Unpin>(rd: R, inner: Arc<Inner>, mut events: EventSink) {
     let mut frames = FramedRead::new(rd, FrameCodec::new(CLIENT_MAX_FRAME));
     loop {
+        let owes_marker = events.owes_marker();
         let payload = tokio::select! {
             _ = inner.closed.cancelled() => break,
+            // Told as soon as there is room, even if no other event comes.
+            () = events.place_marker(), if owes_marker => continue,
             next = frames.next() => match next {
                 Some(Ok(payload)) => payload,
                 Some(Err(e)) => {
@@ -270,10 +280,7 @@ async fn read_loop<R: AsyncRead + Unpin>(rd: R, inner: Arc<Inner>, events: mpsc:
                     None => tracing::debug!(re, "reply to no pending request (timed out?)"),
                 }
             }
-            Ok(ServerFrame::Event(event)) => {
-                // A caller that dropped the receiver does not want events.
-                let _ = events.send(event).await;
-            }
+            Ok(ServerFrame::Event(event)) => events.push(event),
             Ok(ServerFrame::UnknownEvent(map)) => {
                 tracing::debug!(event = ?map.get("event"), "ignoring unknown event");
             }
@@ -283,4 +290,53 @@ async fn read_loop<R: AsyncRead + Unpin>(rd: R, inner: Arc<Inner>, events: mpsc:
     inner.closed.cancel();
     // Every request still waiting fails now, not at its timeout.
     inner.pending().clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_proto::Event;
+    use chat_proto::event::Presence;
+    use chat_proto::request::Ping;
+
+    fn event(n: u64) -> Event {
+        Event::Presence(Presence { user: format!("u{n}"), user_id: n, online: true })
+    }
+
+    /// A server that answers the first request only after twice as many events as the
+    /// queue holds. The caller reads no events until its reply came: a reader that
+    /// waited for room would never deliver that reply.
+    #[tokio::test]
+    async fn a_reply_behind_more_events_than_the_queue_holds_still_arrives() {
+        let (near, far) = tokio::io::duplex(1 << 16);
+        let (rd, wr) = tokio::io::split(near);
+        let Connected { client, mut events } = Client::start(rd, wr, Duration::from_secs(10));
+        let (drained, more) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let (far_rd, mut far_wr) = tokio::io::split(far);
+            let mut requests = FramedRead::new(far_rd, FrameCodec::new(CLIENT_MAX_FRAME));
+            let request: Map<String, Value> =
+                serde_json::from_slice(&requests.next().await.unwrap().unwrap()).unwrap();
+            let flood = 2 * EVENT_QUEUE as u64;
+            for n in 0..flood {
+                far_wr.write_all(&encode_frame(&event(n), CLIENT_MAX_FRAME).unwrap()).await.unwrap();
+            }
+            let reply = serde_json::json!({"re": request["id"], "ok": true});
+            far_wr.write_all(&encode_frame(&reply, CLIENT_MAX_FRAME).unwrap()).await.unwrap();
+            more.await.unwrap();
+            far_wr.write_all(&encode_frame(&event(flood), CLIENT_MAX_FRAME).unwrap()).await.unwrap();
+            (far_wr, requests) // kept open until the test has read everything
+        });
+
+        client.call(Ping {}).await.expect("the reply did not wait behind the events");
+
+        for n in 0..EVENT_QUEUE as u64 {
+            assert_eq!(events.recv().await, Some(Incoming::Event(event(n))));
+        }
+        let dropped = EVENT_QUEUE as u64;
+        assert_eq!(events.recv().await, Some(Incoming::Overflowed { dropped }), "told, once there is room");
+        drained.send(()).unwrap();
+        assert_eq!(events.recv().await, Some(Incoming::Event(event(2 * dropped))), "later events flow again");
+        drop(server.await.unwrap());
+    }
 }

@@ -9,10 +9,11 @@ pub mod config;
 pub mod display;
 pub mod history;
 pub mod ids;
+mod incoming;
 pub mod pages;
 mod private;
 pub mod session;
 pub mod tls;
 pub mod tui;
 
-pub use client::{Client, ClientError, Connected};
+pub use client::{Client, ClientError, Connected, Incoming};

@@ -1,7 +1,8 @@
 //! A session that stays connected: it connects, authenticates with `resume`,
 //! catches up (`conversations`, then `sync` after the highest stored seq of each
 //! conversation that moved) into the local history, and only then reports itself
-//! online; it pings at the server's heartbeat, stores live messages, and when the
+//! online; it pings at the server's heartbeat, stores live messages, catches up
+//! again when the connection dropped events it could not buffer, and when the
 //! connection is lost it reconnects with exponential backoff and jitter.
 
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use chat_proto::{ErrorCode, Event};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{Client, ClientError, Connected};
+use crate::client::{Client, ClientError, Connected, Incoming};
 use crate::history::{History, HistoryError, LiveOutcome};
 use crate::tls::Endpoint;
 
@@ -30,7 +31,9 @@ pub enum Status {
     Connecting {
         attempt: u32,
     },
-    /// Connected, authenticated and caught up.
+    /// Connected, authenticated and caught up. Said again after a catch-up that
+    /// repaired events the connection dropped, so that the caller reloads what those
+    /// events would have told it (lists, presence).
     Online,
     Offline {
         retry_in: Duration,
@@ -246,7 +249,7 @@ pub async fn sync_conversation(
 async fn serve(
     config: &SessionConfig,
     client: &Client,
-    mut events: mpsc::Receiver<Event>,
+    mut events: mpsc::Receiver<Incoming>,
     heartbeat: Duration,
     history: &Mutex<History>,
     updates: &mpsc::Sender<Update>,
@@ -263,8 +266,21 @@ async fn serve(
                     return e.to_string();
                 }
             }
-            event = events.recv() => {
-                let Some(event) = event else { return "connection lost".into() };
+            incoming = events.recv() => {
+                let event = match incoming {
+                    Some(Incoming::Event(event)) => event,
+                    Some(Incoming::Overflowed { dropped }) => {
+                        // The reader dropped events rather than hold replies up behind
+                        // them; the server's database has everything they carried.
+                        tracing::info!(dropped, "events dropped while busy: catching up");
+                        if let Err(e) = catch_up(client, history, updates).await {
+                            return e.to_string();
+                        }
+                        let _ = updates.send(Update::Status(Status::Online)).await;
+                        continue;
+                    }
+                    None => return "connection lost".into(),
+                };
                 if let Event::Message(m) = &event {
                     let outcome = lock(history).apply_live(&m.message, &config.username);
                     match outcome {
