@@ -5,17 +5,13 @@
 
 mod support;
 
-use support::{TestServer, tui};
+use support::{TestServer, register, tui};
 
 #[test]
 fn empty_lists_say_so() {
     let server = TestServer::start();
     let home = tempfile::tempdir().unwrap();
-    tui(home.path(), &server)
-        .args(["register", "alice", "--password-stdin"])
-        .write_stdin("hunter2hunter2\n")
-        .assert()
-        .success();
+    register(home.path(), &server, "alice");
     let cases: [(&[&str], &str); 5] = [
         (&["friends"], "no friends yet"),
         (&["friends", "requests"], "no pending friend requests"),

@@ -5,17 +5,13 @@
 
 mod support;
 
-use support::{TestServer, tui};
+use support::{TestServer, register, tui};
 
 #[test]
 fn whoami_and_logout_work_while_the_server_is_down() {
     let mut server = TestServer::start();
     let home = tempfile::tempdir().unwrap();
-    tui(home.path(), &server)
-        .args(["register", "alice", "--password-stdin"])
-        .write_stdin("hunter2hunter2\n")
-        .assert()
-        .success();
+    register(home.path(), &server, "alice");
     server.stop();
 
     let who = tui(home.path(), &server).arg("whoami").assert().success();

@@ -13,15 +13,7 @@ use std::time::Duration;
 use chat_server::config::Durability;
 use chat_server::store::{AppendRequest, SendTo, SqlStore, UserRef};
 use serde_json::Value;
-use support::{TestServer, tui};
-
-fn register(home: &std::path::Path, server: &TestServer, name: &str) {
-    tui(home, server)
-        .args(["register", name, "--password-stdin"])
-        .write_stdin("hunter2hunter2\n")
-        .assert()
-        .success();
-}
+use support::{TestServer, register, tui};
 
 #[test]
 fn a_message_sent_while_tail_reconnects_is_printed() {

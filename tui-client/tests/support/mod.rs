@@ -86,3 +86,12 @@ pub fn tui(home: &Path, server: &TestServer) -> Command {
         .env("CHAT_SERVER", &server.addr);
     cmd
 }
+
+/// Registers `name` (password `hunter2hunter2`) in the profile under `home`, logged in.
+pub fn register(home: &Path, server: &TestServer, name: &str) {
+    tui(home, server)
+        .args(["register", name, "--password-stdin"])
+        .write_stdin("hunter2hunter2\n")
+        .assert()
+        .success();
+}
