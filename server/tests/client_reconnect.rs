@@ -85,6 +85,7 @@ async fn the_session_reconnects_and_its_history_matches_the_server() {
         username: "bob".into(),
         token,
         request_timeout: Duration::from_secs(10),
+        renewed_token: None,
     };
     let history = History::open(dir.path().join("bob.db")).unwrap();
     let (handle, mut updates) = session::spawn(config, history);

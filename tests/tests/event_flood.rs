@@ -104,6 +104,7 @@ async fn a_catch_up_under_a_flood_of_events_stalls_nothing_and_loses_nothing(b: 
         username: "bob".into(),
         token,
         request_timeout: Duration::from_secs(3),
+        renewed_token: None,
     };
     let (handle, mut updates) = session::spawn(config, History::open(dir.path().join("bob.db")).unwrap());
     // Bob's session is connected and catching up: the flood starts, and nobody reads

@@ -66,6 +66,11 @@ pub enum SessionError {
     History(#[from] HistoryError),
 }
 
+/// Where a newer token for the same account may be found when the server refuses
+/// the session's: the saved session, which a password change made on this machine
+/// replaces.
+pub type TokenSource = Arc<dyn Fn() -> Option<String> + Send + std::marker::Sync>;
+
 /// How to reach and authenticate.
 #[derive(Clone)]
 pub struct SessionConfig {
@@ -73,6 +78,8 @@ pub struct SessionConfig {
     pub username: String,
     pub token: String,
     pub request_timeout: Duration,
+    /// Asked for a newer token before the session gives up as logged out.
+    pub renewed_token: Option<TokenSource>,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -141,7 +148,7 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 async fn run(
-    config: SessionConfig,
+    mut config: SessionConfig,
     history: Arc<Mutex<History>>,
     updates: mpsc::Sender<Update>,
     online: watch::Sender<Option<Client>>,
@@ -168,8 +175,19 @@ async fn run(
                 }
             }
             Err(SessionError::Client(e)) if e.code() == Some(ErrorCode::InvalidCredentials) => {
-                let _ = updates.send(Update::Status(Status::LoggedOut)).await;
-                return;
+                // A password changed on this machine left a new token behind: carry on
+                // with it rather than ask the user to log in again.
+                let renewed = config.renewed_token.as_ref().and_then(|source| source());
+                match renewed.filter(|token| *token != config.token) {
+                    Some(token) => {
+                        config.token = token;
+                        continue;
+                    }
+                    None => {
+                        let _ = updates.send(Update::Status(Status::LoggedOut)).await;
+                        return;
+                    }
+                }
             }
             Err(e) => e.to_string(),
         };

@@ -3,6 +3,7 @@
 //! [`super::render`] draws it.
 
 use chat_proto::Event;
+use chat_proto::event::CloseReason;
 use chat_proto::model::{Message, MessageKind, Role, Target};
 use chat_proto::reply::{Friend, IncomingFriendRequest, JoinRequest, Member, MyGroup};
 
@@ -1123,6 +1124,10 @@ impl App {
                 self.notice = Some(format!("group #{} was dissolved", g.group_id));
                 self.remove_group(g.group_id)
             }
+            Event::Closing(c) => {
+                self.set_notice(closing_notice(c.reason));
+                Effect::None
+            }
             _ => Effect::None,
         }
     }
@@ -1172,6 +1177,21 @@ impl App {
         }
         self.sort();
         Effect::None
+    }
+}
+
+/// What the user is told when the server closes the connection, and why.
+pub fn closing_notice(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::Shutdown => "the server is restarting; reconnecting",
+        CloseReason::SessionRevoked => {
+            "your password was changed on another device: this session ended (a change made on this machine carries on)"
+        }
+        CloseReason::LoggedOut => "this session was logged out on another device",
+        CloseReason::SessionExpired => "your session expired: log in again",
+        CloseReason::AccountDeleted => "your account was deleted",
+        CloseReason::TooSlow => "the connection fell behind; reconnecting and catching up",
+        CloseReason::IdleTimeout | CloseReason::AuthTimeout => "the connection timed out; reconnecting",
     }
 }
 
@@ -1264,6 +1284,20 @@ pub(crate) mod tests {
         app.apply(live(recall));
         assert_eq!(app.messages.len(), 1);
         assert!(app.messages[0].recalled);
+    }
+
+    #[test]
+    fn the_server_closing_says_why() {
+        let mut app = app();
+        let closing = |reason| Update::Event(Event::Closing(event::Closing { reason }));
+        app.apply(closing(CloseReason::SessionRevoked));
+        assert!(
+            app.notice.as_deref().is_some_and(|n| n.contains("password was changed")),
+            "{:?}",
+            app.notice
+        );
+        app.apply(closing(CloseReason::LoggedOut));
+        assert!(app.notice.as_deref().is_some_and(|n| n.contains("logged out on another device")));
     }
 
     #[test]
