@@ -61,6 +61,8 @@ pub enum Command {
         group_id: Option<u64>,
     },
     Recall,
+    /// Mark the open conversation read to its end, here and on the server.
+    Read,
     /// Change the password (the input line is masked while typed).
     Passwd {
         old: String,
@@ -102,6 +104,7 @@ pub const COMMAND_HELP: &[(&str, &str)] = &[
     ("/group search TEXT", "find groups by name, to join"),
     ("/group info [ID]", "a group's name, owner and size"),
     ("/recall", "recall your last message here"),
+    ("/read", "mark this conversation read (every device)"),
     ("/search TEXT", "search the local history"),
     ("/passwd OLD NEW", "change your password (masked while typed)"),
     ("/delete-account PASSWORD", "delete your account for good (masked)"),
@@ -167,6 +170,7 @@ pub fn parse(text: &str) -> Result<Option<Command>, String> {
         "block" => Command::Block { user: user("/block USER")? },
         "unblock" => Command::Unblock { user: user("/unblock USER")? },
         "recall" => none(Command::Recall, "/recall")?,
+        "read" => none(Command::Read, "/read")?,
         "passwd" => match args.as_slice() {
             [old, new] => Command::Passwd { old: (*old).to_owned(), new: (*new).to_owned() },
             _ => return Err("usage: /passwd OLD NEW".into()),
@@ -324,6 +328,8 @@ mod tests {
         assert!(is_secret(" /passwd a b") && !is_secret("/password a"));
         assert_eq!(ok("/group requests 4"), Command::GroupRequests { group_id: Some(4) });
         assert_eq!(ok("/group kick eve"), Command::GroupKick { user: "eve".into() });
+        assert_eq!(ok("/read"), Command::Read);
+        assert!(parse("/read 5").is_err());
         assert_eq!(ok("/group accept Eve"), Command::GroupAnswer { user: "Eve".into(), accept: true });
         assert_eq!(ok("/group reject eve"), Command::GroupAnswer { user: "eve".into(), accept: false });
         assert!(parse("/group accept").is_err());

@@ -210,6 +210,21 @@ pub(crate) fn run_command(app: &mut App, ctx: &Ctx, command: Command) {
                 Ok(OpResult::Answered { request_id: r.request_id, group: true, notice })
             });
         }
+        Command::Read => {
+            let (Some(with), Some(seq)) = (app.selected.clone(), app.messages.last().map(|m| m.seq)) else {
+                return app.set_notice("nothing to mark read here");
+            };
+            // Also when the local marker is there already: the server may not be.
+            let _ = ctx.handle.history().lock().unwrap_or_else(|p| p.into_inner()).mark_read(&with, seq);
+            spawn_op(app, ctx, move |c| async move {
+                c.call(op::Read { with: with.clone(), seq }).await?;
+                let name = match &with {
+                    chat_proto::model::Target::User(u) => u.clone(),
+                    chat_proto::model::Target::Group(g) => format!("#{g}"),
+                };
+                done(format!("marked {name} read"))
+            });
+        }
         Command::GroupDissolve => {
             let group_id = match app.resolve_group(None) {
                 Ok(id) => id,
