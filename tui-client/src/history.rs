@@ -42,6 +42,9 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE INDEX messages_by_msg_id ON messages (conv_key, msg_id);
      CREATE INDEX messages_by_recalls ON messages (conv_key, recalls) WHERE recalls IS NOT NULL;",
+    // 2: conversations the server no longer lists (a group left, kicked from or
+    // dissolved; a friendship ended) stay readable here, marked gone.
+    "ALTER TABLE conversations ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Columns of a message, in the order [`message_at`] reads them; queries alias `messages` as `m`.
@@ -106,6 +109,8 @@ pub struct StoredConversation {
     pub activity: i64,
     /// The stored entry with the highest seq.
     pub last_message: Option<Message>,
+    /// The server no longer lists it: its history is kept, but it is closed to you.
+    pub gone: bool,
 }
 
 /// The history database of one account.
@@ -245,11 +250,14 @@ impl History {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Records the server's listing. Its `unread` is the truth unless a live event already
-    /// took this conversation past the listing. A last message that extends the
-    /// contiguous prefix is stored too, which often spares a `sync`.
+    /// Records the server's whole listing. Its `unread` is the truth unless a live event
+    /// already took this conversation past the listing. A last message that extends the
+    /// contiguous prefix is stored too, which often spares a `sync`. A conversation the
+    /// listing leaves out is marked gone (its messages stay), one in it is not.
     pub fn set_conversations(&mut self, list: &[Conversation]) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The listing is whole: what it leaves out is no longer readable.
+        tx.execute("UPDATE conversations SET gone = 1", [])?;
         for c in list {
             let key = conv_key(&c.with);
             tx.execute(
@@ -260,7 +268,8 @@ impl History {
                      unread = CASE WHEN excluded.last_seq >= last_seq THEN excluded.unread ELSE unread END,
                      last_seq = MAX(last_seq, excluded.last_seq),
                      read_seq = MAX(read_seq, excluded.read_seq),
-                     activity = MAX(activity, excluded.activity)",
+                     activity = MAX(activity, excluded.activity),
+                     gone = 0",
                 params![
                     key,
                     serde_json::to_string(&c.with)?,
@@ -284,7 +293,7 @@ impl History {
     /// Every known conversation, newest activity first.
     pub fn conversations(&self) -> Result<Vec<StoredConversation>> {
         let mut stmt = self.conn.prepare(
-            "SELECT with_target, last_seq, stored_seq, read_seq, unread, activity FROM conversations
+            "SELECT with_target, last_seq, stored_seq, read_seq, unread, activity, gone FROM conversations
              ORDER BY activity DESC, conv_key ASC",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -296,6 +305,7 @@ impl History {
                 unread: u64_at(r, 4)?,
                 activity: r.get(5)?,
                 last_message: None,
+                gone: r.get::<_, i64>(6)? != 0,
             })
         })?;
         let mut list = rows.collect::<Result<Vec<_>, _>>()?;
@@ -689,9 +699,27 @@ mod tests {
         assert_eq!(h.highest_seq(&bob()).unwrap(), 2);
         assert_eq!(pages(&h, &bob()), [1, 2]);
         let version: i64 = h.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version, MIGRATIONS.len() as i64);
         let mode: String = h.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_file_from_the_first_release_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alice.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute(
+            "INSERT INTO conversations (conv_key, with_target, last_seq, activity) VALUES ('u:bob', ?1, 4, 9)",
+            [serde_json::to_string(&bob()).unwrap()],
+        )
+        .unwrap();
+        drop(old);
+        let h = History::open(&path).unwrap();
+        let convs = h.conversations().unwrap();
+        assert_eq!((convs.len(), convs[0].last_seq, convs[0].gone), (1, 4, false));
     }
 
     #[test]
@@ -715,7 +743,7 @@ mod tests {
         let path = dir.path().join("alice.db");
         Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
         let err = History::open(&path).unwrap_err();
-        assert!(matches!(err, HistoryError::TooNew { found: 99, known: 1 }), "{err:?}");
+        assert!(matches!(err, HistoryError::TooNew { found: 99, known: 2 }), "{err:?}");
         assert!(err.to_string().contains("newer"), "{err}");
     }
 
@@ -738,6 +766,25 @@ mod tests {
         assert_eq!(find("HELLO", 1), ["Hello World"]);
         assert!(find("", 10).is_empty());
         assert_eq!(h.search("world", 10).unwrap()[0].0, bob());
+    }
+
+    #[test]
+    fn a_conversation_the_server_stops_listing_is_gone_but_readable() {
+        let mut h = History::open_in_memory().unwrap();
+        let group = Target::Group(7);
+        let group_msg = Message { to: group.clone(), ..msg(1, "before the kick") };
+        let both = [listing(bob(), 1, 10, Some(msg(1, "a"))), listing(group.clone(), 1, 20, Some(group_msg))];
+        h.set_conversations(&both).unwrap();
+        assert!(h.conversations().unwrap().iter().all(|c| !c.gone));
+        // Kicked (or left, or dissolved): the next listing has no group 7.
+        h.set_conversations(&both[..1]).unwrap();
+        let gone: Vec<_> =
+            h.conversations().unwrap().into_iter().filter(|c| c.gone).map(|c| c.with).collect();
+        assert_eq!(gone, std::slice::from_ref(&group), "and it stays gone for every later start");
+        assert_eq!(h.messages_after(&group, 0, 10).unwrap()[0].body, "before the kick", "still readable");
+        // Back in the group: listed, so no longer gone.
+        h.set_conversations(&both).unwrap();
+        assert!(h.conversations().unwrap().iter().all(|c| !c.gone));
     }
 
     #[test]

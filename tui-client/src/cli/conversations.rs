@@ -142,10 +142,12 @@ pub async fn list(ctx: &Context, a: ListArgs) -> Result<(), Failure> {
         for c in local.conversations()? {
             let value = json!({"with": c.with, "last_seq": c.last_seq, "stored_seq": c.highest_seq,
                                "read_seq": c.read_seq, "unread": c.unread, "activity": c.activity,
-                               "last_message": c.last_message});
+                               "last_message": c.last_message, "gone": c.gone});
             ctx.out.print(&value, || {
                 let last = c.last_message.as_ref().map(message).unwrap_or_default();
-                format!("{}\tunread {}\t{}", target(&c.with), c.unread, last)
+                // Kept for reading, but left, kicked from, dissolved or unfriended.
+                let gone = if c.gone { " (closed)" } else { "" };
+                format!("{}{gone}\tunread {}\t{}", target(&c.with), c.unread, last)
             });
         }
         return Ok(());

@@ -377,7 +377,11 @@ fn reload_conversations(handle: &SessionHandle, app: &mut App) {
     let history = handle.history();
     let list = history.lock().unwrap_or_else(|p| p.into_inner()).conversations();
     match list {
-        Ok(list) => app.set_conversations(list.iter().map(ConversationEntry::from).collect()),
+        // A conversation the server no longer lists stays out of the sidebar, also
+        // after a restart; its messages stay in the local history.
+        Ok(list) => {
+            app.set_conversations(list.iter().filter(|c| !c.gone).map(ConversationEntry::from).collect())
+        }
         Err(e) => app.set_notice(format!("history unreadable: {e}")),
     }
 }
