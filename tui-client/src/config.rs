@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::session::TokenSource;
 use crate::tls::TlsOptions;
 
 /// The server used when neither a flag, `CHAT_SERVER`, nor the config names one.
@@ -167,6 +168,16 @@ impl Profile {
 
     pub fn load_session(&self) -> Result<Option<SavedSession>, ConfigError> {
         read_toml(&self.session_file())
+    }
+
+    /// The token of the session saved for `username`, read again each time it is
+    /// asked for (a password change on this machine saves a new one).
+    pub fn saved_token(&self, username: &str) -> TokenSource {
+        let (profile, username) = (self.clone(), username.to_owned());
+        std::sync::Arc::new(move || {
+            let saved = profile.load_session().ok().flatten()?;
+            saved.username.eq_ignore_ascii_case(&username).then_some(saved.token)
+        })
     }
 
     /// Saves the session where only its owner can read it, replacing any earlier one

@@ -169,7 +169,7 @@ pub async fn tail(ctx: &Context) -> Result<(), Failure> {
         username: saved.username.clone(),
         token: saved.token.clone(),
         request_timeout: Duration::from_secs(30),
-        renewed_token: Some(chat_tui::tui::saved_token(&ctx.profile, &saved.username)),
+        renewed_token: Some(ctx.profile.saved_token(&saved.username)),
     };
     let (handle, mut updates) = session::spawn(config, history);
     let mut seen = Printed::default();

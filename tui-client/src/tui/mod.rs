@@ -149,15 +149,6 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The token of the session saved for `username` in `profile`, read when asked.
-pub fn saved_token(profile: &Profile, username: &str) -> crate::session::TokenSource {
-    let (profile, username) = (profile.clone(), username.to_owned());
-    std::sync::Arc::new(move || {
-        let saved = profile.load_session().ok().flatten()?;
-        saved.username.eq_ignore_ascii_case(&username).then_some(saved.token)
-    })
-}
-
 /// Runs the full-screen interface until the user quits.
 pub async fn run(profile: &Profile, server: Endpoint, saved: SavedSession) -> Result<(), TuiError> {
     setup_logging(profile);
@@ -167,7 +158,7 @@ pub async fn run(profile: &Profile, server: Endpoint, saved: SavedSession) -> Re
         username: saved.username.clone(),
         token: saved.token.clone(),
         request_timeout: Duration::from_secs(30),
-        renewed_token: Some(saved_token(profile, &saved.username)),
+        renewed_token: Some(profile.saved_token(&saved.username)),
     };
     tracing::info!(server = %server, user = %saved.username, "starting the TUI");
     let (handle, updates) = session::spawn(config, history);
