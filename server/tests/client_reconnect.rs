@@ -11,7 +11,7 @@ use std::time::Duration;
 use chat_proto::model::Target;
 use chat_proto::request::{FriendRequest, FriendRespond, Login, Register, Send, Sync};
 use chat_tui::Client;
-use chat_tui::history::History;
+use chat_tui::local_history::LocalHistory;
 use chat_tui::session::{self, SessionConfig, Status, Update};
 use support::Daemon;
 
@@ -87,7 +87,7 @@ async fn the_session_reconnects_and_its_history_matches_the_server() {
         request_timeout: Duration::from_secs(10),
         renewed_token: None,
     };
-    let history = History::open(dir.path().join("bob.db")).unwrap();
+    let history = LocalHistory::open(dir.path().join("bob.db")).await.unwrap();
     let (handle, mut updates) = session::spawn(config, history);
     until(&mut updates, |u| *u == Update::Status(Status::Online)).await;
 
@@ -133,10 +133,11 @@ async fn the_session_reconnects_and_its_history_matches_the_server() {
     let history = handle.history();
     let alice_conv = Target::User("alice".into());
     // Whatever came live after the catch-up is stored as it arrives.
-    while history.lock().unwrap().highest_seq(&alice_conv).unwrap() < last {
+    let highest = |with: Target| history.call(move |h| h.highest_seq(&with));
+    while highest(alice_conv.clone()).await.unwrap() < last {
         until(&mut updates, |_| true).await;
     }
-    let local = history.lock().unwrap().messages_after(&alice_conv, 0, 100_000).unwrap();
+    let local = history.call(move |h| h.messages_after(&alice_conv, 0, 100_000)).await.unwrap();
     assert_eq!(local, server_side, "the local history is the server's conversation, gapless, nothing twice");
     handle.stop();
 }

@@ -17,7 +17,7 @@ use chat_proto::request::{
 use chat_tests::{Backend, TestServer, User, WAIT, backend_tests};
 use chat_tui::Client;
 use chat_tui::client::EVENT_QUEUE;
-use chat_tui::history::History;
+use chat_tui::local_history::LocalHistory;
 use chat_tui::session::{self, SessionConfig, Status, Update};
 use chat_tui::tls::Endpoint;
 use futures::StreamExt;
@@ -106,7 +106,8 @@ async fn a_catch_up_under_a_flood_of_events_stalls_nothing_and_loses_nothing(b: 
         request_timeout: Duration::from_secs(3),
         renewed_token: None,
     };
-    let (handle, mut updates) = session::spawn(config, History::open(dir.path().join("bob.db")).unwrap());
+    let (handle, mut updates) =
+        session::spawn(config, LocalHistory::open(dir.path().join("bob.db")).await.unwrap());
     // Bob's session is connected and catching up: the flood starts, and nobody reads
     // the session's updates until it is over.
     presence(&mut alice, true).await;
@@ -118,11 +119,15 @@ async fn a_catch_up_under_a_flood_of_events_stalls_nothing_and_loses_nothing(b: 
     // what it dropped, and never went offline on the way.
     let total = BACKLOG + FLOOD + MORE;
     let more = tokio::spawn(send(alice.client.clone(), group_id, BACKLOG + FLOOD..total));
-    let history = handle.history();
-    let highest = || history.lock().unwrap().highest_seq(&group).unwrap();
+    let history = handle.history().clone();
+    let highest = || {
+        let group = group.clone();
+        let history = history.clone();
+        async move { history.call(move |h| h.highest_seq(&group)).await.unwrap() }
+    };
     let mut catch_ups = 0;
     tokio::time::timeout(4 * WAIT, async {
-        while highest() < total {
+        while highest().await < total {
             match updates.recv().await.expect("the session ended") {
                 Update::Status(Status::Online) => catch_ups += 1,
                 Update::Status(Status::Connecting { attempt: 0 }) => {}
@@ -136,7 +141,8 @@ async fn a_catch_up_under_a_flood_of_events_stalls_nothing_and_loses_nothing(b: 
     more.await.unwrap();
     assert!(catch_ups >= 2, "the session caught up again after dropping events ({catch_ups})");
 
-    let local = history.lock().unwrap().messages_after(&group, 0, 100_000).unwrap();
+    let target = group.clone();
+    let local = history.call(move |h| h.messages_after(&target, 0, 100_000)).await.unwrap();
     let remote = server_side(&alice.client, &group).await;
     assert_eq!(remote.len() as u64, total);
     assert!(local == remote, "the local history is the server's conversation, gapless, nothing twice");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chat_proto::request::ChangePassword;
 use chat_tests::{Backend, PASSWORD, TestServer, WAIT};
-use chat_tui::history::History;
+use chat_tui::local_history::LocalHistory;
 use chat_tui::session::{self, SessionConfig, Status, Update};
 use chat_tui::tls::Endpoint;
 use tokio::sync::mpsc;
@@ -48,8 +48,10 @@ async fn a_password_changed_here_keeps_the_session_going() {
         renewed_token: renewed,
     };
     let renewing: session::TokenSource = Arc::new(move || Some(source.lock().unwrap().clone()));
-    let (here, mut here_updates) = session::spawn(config(Some(renewing)), History::open_in_memory().unwrap());
-    let (elsewhere, mut elsewhere_updates) = session::spawn(config(None), History::open_in_memory().unwrap());
+    let (here, mut here_updates) =
+        session::spawn(config(Some(renewing)), LocalHistory::open_in_memory().await.unwrap());
+    let (elsewhere, mut elsewhere_updates) =
+        session::spawn(config(None), LocalHistory::open_in_memory().await.unwrap());
     until(&mut here_updates, |s| *s == Status::Online).await;
     until(&mut elsewhere_updates, |s| *s == Status::Online).await;
 

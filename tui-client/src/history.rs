@@ -2,7 +2,8 @@
 //! round trip and catch-up (`conversations`, then `sync` after [`History::highest_seq`])
 //! only asks for what is missing.
 //!
-//! Everything is synchronous; async callers wrap calls in `spawn_blocking`.
+//! Everything here is synchronous; async code reaches it through its one owner,
+//! [`crate::local_history::LocalHistory`].
 
 use std::path::Path;
 use std::time::Duration;
@@ -66,6 +67,10 @@ pub enum HistoryError {
     TooNew { found: i64, known: i64 },
     #[error("history database: number {0} is out of range")]
     OutOfRange(u64),
+    #[error("the local history stopped")]
+    Stopped,
+    #[error("cannot start the local history's thread: {0}")]
+    Thread(std::io::Error),
     #[error("cannot create the history database {}: {source}", path.display())]
     Create { path: std::path::PathBuf, source: std::io::Error },
 }
@@ -343,6 +348,14 @@ impl History {
         )?;
         tx.commit()?;
         Ok(rose > 0)
+    }
+
+    /// Marks a conversation gone: a group we left, were removed from, or that was
+    /// dissolved. Its messages stay readable; the next listing would say the same.
+    pub fn set_gone(&mut self, with: &Target) -> Result<()> {
+        self.conn
+            .execute("UPDATE conversations SET gone = 1 WHERE conv_key = ?1", params![conv_key(with)])?;
+        Ok(())
     }
 
     /// Entries whose body contains `text` (ASCII case-insensitively, as SQLite's LIKE),

@@ -4,12 +4,14 @@
 //! ([`pages`]), and server text made safe to show ([`display`]). The terminal UI,
 //! the scriptable subcommands and the end-to-end tests all build on it.
 
+pub mod catalogue;
 pub mod client;
 pub mod config;
 pub mod display;
 pub mod history;
 pub mod ids;
 mod incoming;
+pub mod local_history;
 pub mod pages;
 mod private;
 pub mod session;

@@ -5,7 +5,7 @@
 //! again when the connection dropped events it could not buffer, and when the
 //! connection is lost it reconnects with exponential backoff and jitter.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::request::{Hello, Ping, Resume, Sync};
@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientError, Connected, Incoming};
-use crate::history::{History, HistoryError, LiveOutcome};
+use crate::history::{HistoryError, LiveOutcome};
+use crate::local_history::LocalHistory;
 use crate::tls::Endpoint;
 
 /// First wait before a reconnect; it doubles up to [`MAX_BACKOFF`].
@@ -97,7 +98,7 @@ impl std::fmt::Debug for SessionConfig {
 pub struct SessionHandle {
     online: watch::Receiver<Option<Client>>,
     stop: CancellationToken,
-    history: Arc<Mutex<History>>,
+    history: LocalHistory,
 }
 
 impl SessionHandle {
@@ -113,8 +114,8 @@ impl SessionHandle {
         self.online.borrow().clone()
     }
 
-    pub fn history(&self) -> Arc<Mutex<History>> {
-        self.history.clone()
+    pub fn history(&self) -> &LocalHistory {
+        &self.history
     }
 
     pub fn stop(&self) {
@@ -123,18 +124,13 @@ impl SessionHandle {
 }
 
 /// Starts a session; its updates come on the returned channel.
-pub fn spawn(config: SessionConfig, history: History) -> (SessionHandle, mpsc::Receiver<Update>) {
+pub fn spawn(config: SessionConfig, history: LocalHistory) -> (SessionHandle, mpsc::Receiver<Update>) {
     let (updates, rx) = mpsc::channel(UPDATES);
     let (online_tx, online) = watch::channel(None);
     let stop = CancellationToken::new();
-    let history = Arc::new(Mutex::new(history));
     let handle = SessionHandle { online, stop: stop.clone(), history: history.clone() };
     tokio::spawn(run(config, history, updates, online_tx, stop));
     (handle, rx)
-}
-
-fn lock(history: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
-    history.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The wait before reconnect attempt `attempt`: exponential, capped, with up to 50 %
@@ -149,7 +145,7 @@ pub fn backoff(attempt: u32) -> Duration {
 
 async fn run(
     mut config: SessionConfig,
-    history: Arc<Mutex<History>>,
+    history: LocalHistory,
     updates: mpsc::Sender<Update>,
     online: watch::Sender<Option<Client>>,
     stop: CancellationToken,
@@ -215,26 +211,28 @@ async fn connect(config: &SessionConfig) -> Result<(Connected, Duration), Sessio
 /// synced page by page from the highest seq stored.
 pub async fn catch_up(
     client: &Client,
-    history: &Mutex<History>,
+    history: &LocalHistory,
     updates: &mpsc::Sender<Update>,
 ) -> Result<(), SessionError> {
     let listing = crate::pages::conversations(client).await?;
-    let (had, moved) = {
-        let mut h = lock(history);
-        let had = listing
-            .iter()
-            .map(|c| Ok((c.with.clone(), h.highest_seq(&c.with)?)))
-            .collect::<Result<Vec<_>, HistoryError>>()?;
-        h.set_conversations(&listing)?;
-        (had, h.moved(&listing)?)
-    };
+    let (had, moved) = history
+        .call(move |h| {
+            let had = listing
+                .iter()
+                .map(|c| Ok((c.with.clone(), h.highest_seq(&c.with)?)))
+                .collect::<Result<Vec<_>, HistoryError>>()?;
+            h.set_conversations(&listing)?;
+            Ok((had, h.moved(&listing)?))
+        })
+        .await?;
     for (with, after) in moved {
         sync_conversation(client, history, &with, after).await?;
     }
     // Told per conversation that advanced, whichever way its entries came (the
     // listing carries each last entry, stored at once when it follows on).
     for (with, after) in had {
-        let now = lock(history).highest_seq(&with)?;
+        let target = with.clone();
+        let now = history.call(move |h| h.highest_seq(&target)).await?;
         if now > after {
             let new = usize::try_from(now - after).unwrap_or(usize::MAX);
             let _ = updates.send(Update::CaughtUp { with, after, new }).await;
@@ -247,7 +245,7 @@ pub async fn catch_up(
 /// how many new entries were stored.
 pub async fn sync_conversation(
     client: &Client,
-    history: &Mutex<History>,
+    history: &LocalHistory,
     with: &chat_proto::model::Target,
     mut after: u64,
 ) -> Result<usize, SessionError> {
@@ -255,7 +253,8 @@ pub async fn sync_conversation(
     loop {
         let page = client.call(Sync { with: with.clone(), after, limit: Some(SYNC_PAGE) }).await?;
         let Some(last) = page.messages.last().map(|m| m.seq) else { break };
-        new += lock(history).store_page(with, &page.messages)?.stored;
+        let (target, messages) = (with.clone(), page.messages);
+        new += history.call(move |h| h.store_page(&target, &messages)).await?.stored;
         after = last;
         if !page.more {
             break;
@@ -269,7 +268,7 @@ async fn serve(
     client: &Client,
     mut events: mpsc::Receiver<Incoming>,
     heartbeat: Duration,
-    history: &Mutex<History>,
+    history: &LocalHistory,
     updates: &mpsc::Sender<Update>,
     stop: &CancellationToken,
 ) -> String {
@@ -300,7 +299,8 @@ async fn serve(
                     None => return "connection lost".into(),
                 };
                 if let Event::Message(m) = &event {
-                    let outcome = lock(history).apply_live(&m.message, &config.username);
+                    let (message, me) = (m.message.clone(), config.username.clone());
+                    let outcome = history.call(move |h| h.apply_live(&message, &me)).await;
                     match outcome {
                         Ok(LiveOutcome::Gap { with, have, .. }) => {
                             // Entries were missed (a dropped event): fetch them first.
@@ -312,9 +312,28 @@ async fn serve(
                         Err(e) => tracing::error!(error = %e, "live message not stored"),
                     }
                 }
+                if let Some(gone) = gone_for_me(&event, &config.username) {
+                    // Gone at once, not only at the next listing: a restart before it
+                    // must not bring the group back.
+                    if let Err(e) = history.call(move |h| h.set_gone(&gone)).await {
+                        tracing::error!(error = %e, "left group not marked");
+                    }
+                }
                 let _ = updates.send(Update::Event(event)).await;
             }
         }
+    }
+}
+
+/// The conversation an event closes to us: a group we left, were removed from, or
+/// that was dissolved.
+fn gone_for_me(event: &Event, me: &str) -> Option<chat_proto::model::Target> {
+    match event {
+        Event::GroupMemberLeft(l) if l.user.to_lowercase() == me.to_lowercase() => {
+            Some(chat_proto::model::Target::Group(l.group_id))
+        }
+        Event::GroupDissolved(g) => Some(chat_proto::model::Target::Group(g.group_id)),
+        _ => None,
     }
 }
 

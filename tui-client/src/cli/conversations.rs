@@ -6,7 +6,7 @@ use std::time::Duration;
 use chat_proto::model::Target;
 use chat_proto::request::{History as HistoryOp, Read as ReadOp, Recall, Send};
 use chat_tui::display::{escape_line, json_line};
-use chat_tui::history::History;
+use chat_tui::local_history::LocalHistory;
 use chat_tui::session::{self, SessionConfig, Status, Update};
 use serde_json::json;
 
@@ -100,9 +100,9 @@ pub async fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
     let with = a.with.target()?;
     if a.local {
         let saved = ctx.saved()?;
-        let local = History::open(ctx.profile.history_file(&saved.username))?;
+        let local = LocalHistory::open(ctx.profile.history_file(&saved.username)).await?;
         let limit = usize::try_from(a.limit).unwrap_or(usize::MAX);
-        let mut messages = local.messages_before(&with, None, limit)?;
+        let mut messages = local.call(move |h| h.messages_before(&with, None, limit)).await?;
         messages.reverse();
         ctx.out.list(&messages, "no messages yet", message);
         return Ok(());
@@ -112,8 +112,9 @@ pub async fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
     let mut messages = page.messages;
     messages.reverse();
     // Kept locally too, so the conversation can be shown without the server.
-    let mut local = History::open(ctx.profile.history_file(&saved.username))?;
-    local.store_page(&with, &messages)?;
+    let local = LocalHistory::open(ctx.profile.history_file(&saved.username)).await?;
+    let page = messages.clone();
+    local.call(move |h| h.store_page(&with, &page)).await?;
     ctx.out.list(&messages, "no messages yet", message);
     Ok(())
 }
@@ -138,8 +139,8 @@ pub async fn recall(ctx: &Context, msg_id: u64) -> Result<(), Failure> {
 pub async fn list(ctx: &Context, a: ListArgs) -> Result<(), Failure> {
     if a.local {
         let saved = ctx.saved()?;
-        let local = History::open(ctx.profile.history_file(&saved.username))?;
-        for c in local.conversations()? {
+        let local = LocalHistory::open(ctx.profile.history_file(&saved.username)).await?;
+        for c in local.call(|h| h.conversations()).await? {
             let value = json!({"with": c.with, "last_seq": c.last_seq, "stored_seq": c.highest_seq,
                                "read_seq": c.read_seq, "unread": c.unread, "activity": c.activity,
                                "last_message": c.last_message, "gone": c.gone});
@@ -163,7 +164,7 @@ pub async fn list(ctx: &Context, a: ListArgs) -> Result<(), Failure> {
 pub async fn tail(ctx: &Context) -> Result<(), Failure> {
     let saved = ctx.saved()?;
     let server = ctx.saved_endpoint(&saved)?;
-    let history = History::open(ctx.profile.history_file(&saved.username))?;
+    let history = LocalHistory::open(ctx.profile.history_file(&saved.username)).await?;
     let config = SessionConfig {
         server,
         username: saved.username.clone(),
@@ -217,11 +218,7 @@ pub async fn tail(ctx: &Context) -> Result<(), Failure> {
                 if !been_online {
                     continue;
                 }
-                let caught = handle
-                    .history()
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .messages_after(&with, after, new)?;
+                let caught = handle.history().call(move |h| h.messages_after(&with, after, new)).await?;
                 for message in caught.into_iter().filter(|m| seen.fresh(m, &saved.username)) {
                     let event = chat_proto::Event::Message(chat_proto::event::Message { message });
                     print_event(ctx, &event, &saved.username);

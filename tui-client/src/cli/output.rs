@@ -71,7 +71,7 @@ impl Clock {
         if day == today {
             return clock;
         }
-        let (y, m, d) = chat_tui::tui::render::civil_from_days(day);
+        let (y, m, d) = chat_tui::tui::look::civil_from_days(day);
         format!("{y:04}-{m:02}-{d:02} {clock}")
     }
 }

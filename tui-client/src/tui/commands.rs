@@ -63,16 +63,15 @@ pub enum Command {
     Recall,
     /// Mark the open conversation read to its end, here and on the server.
     Read,
-    /// Change the password (the input line is masked while typed).
-    Passwd {
-        old: String,
-        new: String,
-    },
+    /// Change the password: a form asks for each password, masked.
+    Passwd,
     /// Log out: revoke this session's token and close.
     Logout,
-    /// Delete the account (the input line is masked while typed).
-    DeleteAccount {
-        password: String,
+    /// Delete the account: a form asks for the password, masked.
+    DeleteAccount,
+    /// Open a conversation's history (a closed one too).
+    History {
+        with: chat_proto::model::Target,
     },
     Search {
         text: String,
@@ -81,39 +80,6 @@ pub enum Command {
     Quit,
     Help,
 }
-
-/// Every command with its arguments, for the help pop-up.
-pub const COMMAND_HELP: &[(&str, &str)] = &[
-    ("/add USER [note]", "ask USER to be your friend"),
-    ("/accept USER", "accept USER's friend request"),
-    ("/reject USER", "reject USER's friend request"),
-    ("/remove USER", "remove a friend"),
-    ("/block USER", "block a user"),
-    ("/unblock USER", "unblock a user"),
-    ("/group create NAME", "create a group"),
-    ("/group join ID", "ask to join group ID"),
-    ("/group leave [ID]", "leave a group (default: the open one)"),
-    ("/group members [ID]", "list a group's members"),
-    ("/group requests [ID]", "pending join requests of a group"),
-    ("/group accept USER", "let USER join the open group"),
-    ("/group reject USER", "turn down USER's request to join the open group"),
-    ("/group kick USER", "remove USER from the open group"),
-    ("/group promote USER", "make USER an admin of the open group"),
-    ("/group demote USER", "make USER a member of the open group"),
-    ("/group dissolve", "dissolve the open group (owner)"),
-    ("/group search TEXT", "find groups by name, to join"),
-    ("/group info [ID]", "a group's name, owner and size"),
-    ("/recall", "recall your last message here"),
-    ("/read", "mark this conversation read (every device)"),
-    ("/search TEXT", "search the local history"),
-    ("/passwd OLD NEW", "change your password (masked while typed)"),
-    ("/delete-account PASSWORD", "delete your account for good (masked)"),
-    ("/requests", "pending friend and join requests"),
-    ("/logout", "log out (the next start asks you to log in)"),
-    ("/quit", "quit"),
-    ("/help", "this help"),
-    ("//text", "send text starting with /"),
-];
 
 /// Commands whose arguments are secrets: masked on screen, never kept in the input
 /// history.
@@ -171,13 +137,12 @@ pub fn parse(text: &str) -> Result<Option<Command>, String> {
         "unblock" => Command::Unblock { user: user("/unblock USER")? },
         "recall" => none(Command::Recall, "/recall")?,
         "read" => none(Command::Read, "/read")?,
-        "passwd" => match args.as_slice() {
-            [old, new] => Command::Passwd { old: (*old).to_owned(), new: (*new).to_owned() },
-            _ => return Err("usage: /passwd OLD NEW".into()),
-        },
-        "delete-account" => match args.as_slice() {
-            [password] => Command::DeleteAccount { password: (*password).to_owned() },
-            _ => return Err("usage: /delete-account PASSWORD".into()),
+        // Passwords are never typed on the command line: a form asks for them.
+        "passwd" => none(Command::Passwd, "/passwd alone: it asks for each password")?,
+        "delete-account" => none(Command::DeleteAccount, "/delete-account alone: it asks for the password")?,
+        "history" => match args.as_slice() {
+            [with] => Command::History { with: parse_target(with) },
+            _ => return Err("usage: /history USER|#ID".into()),
         },
         "quit" | "q" => none(Command::Quit, "/quit")?,
         "logout" => none(Command::Logout, "/logout")?,
@@ -252,6 +217,14 @@ fn parse_group(rest: &str, args: &[&str]) -> Result<Command, String> {
     })
 }
 
+/// `#12` is a group; anything else a user.
+fn parse_target(word: &str) -> chat_proto::model::Target {
+    match word.strip_prefix('#').and_then(|id| id.parse().ok()) {
+        Some(id) => chat_proto::model::Target::Group(id),
+        None => chat_proto::model::Target::User(word.to_owned()),
+    }
+}
+
 /// The text after the first `n` whitespace-separated words, trimmed, spacing inside
 /// kept (for notes, names and search text).
 fn rest_after(text: &str, n: usize) -> &str {
@@ -314,12 +287,17 @@ mod tests {
         assert_eq!(ok("/group search book  club"), Command::GroupSearch { query: "book  club".into() });
         assert_eq!(ok("/group info #7"), Command::GroupInfo { group_id: Some(7) });
         assert_eq!(ok("/group info"), Command::GroupInfo { group_id: None });
+        assert_eq!(ok("/passwd"), Command::Passwd);
+        assert_eq!(ok("/delete-account"), Command::DeleteAccount);
+        // Passwords with spaces cannot be told apart on one line: the form asks.
+        assert!(parse("/passwd old pw new pw").is_err());
+        assert!(parse("/delete-account pw").is_err());
+        assert_eq!(ok("/history #7"), Command::History { with: chat_proto::model::Target::Group(7) });
         assert_eq!(
-            ok("/passwd old-pw new-pw"),
-            Command::Passwd { old: "old-pw".into(), new: "new-pw".into() }
+            ok("/history Bob"),
+            Command::History { with: chat_proto::model::Target::User("Bob".into()) }
         );
-        assert_eq!(ok("/delete-account pw"), Command::DeleteAccount { password: "pw".into() });
-        assert!(parse("/passwd onlyone").is_err());
+        assert!(parse("/history").is_err());
         assert_eq!(ok("/logout"), Command::Logout);
         assert_eq!(masked("/passwd hunter2 x y"), "/passwd ******* * *");
         assert_eq!(masked("/PASSWD abc"), "/PASSWD ***");

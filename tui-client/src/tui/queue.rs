@@ -5,7 +5,7 @@
 
 use chat_proto::model::Target;
 
-use super::state::same_target;
+use super::text::same_target;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutState {
@@ -106,6 +106,11 @@ impl Outbox {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// How many the server refused (kept until dismissed).
+    pub fn failed(&self) -> usize {
+        self.items.iter().filter(|o| matches!(o.state, OutState::Failed(_))).count()
     }
 
     /// How many are waiting to go (pending or in flight).
