@@ -271,7 +271,7 @@ pub async fn run(
     form.no_color = super::no_color();
     let (guard, mut terminal) = super::setup_terminal()?;
     let mut events = EventStream::new();
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Result<SavedSession, String>>();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Result<SavedSession, String>>(4);
     let result = loop {
         terminal.draw(|f| render(&form, f))?;
         tokio::select! {
@@ -287,7 +287,7 @@ pub async fn run(
                         );
                         let (done, tls) = (done_tx.clone(), tls.clone());
                         tokio::spawn(async move {
-                            let _ = done.send(attempt(server, tls, username, password, register).await);
+                            let _ = done.send(attempt(server, tls, username, password, register).await).await;
                         });
                     }
                     LoginAction::None => {}
