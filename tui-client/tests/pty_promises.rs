@@ -128,8 +128,13 @@ fn a_group_one_was_removed_from_stays_gone_across_a_restart() {
     alice.wait_for("offline");
     alice.wait_for("Conversations");
     assert!(!alice.contents().contains(&format!("#{id}")), "the group came back:\n{}", alice.contents());
+    // Its history stays readable, marked closed.
+    let mut alice = alice;
+    alice.type_text(&format!("/history #{id}"));
+    alice.send(b"\r");
+    alice.wait_for(&format!("#{id} (closed)"));
+    alice.wait_for("carol: welcome");
     alice.quit();
-    // Its history stays readable here, marked closed.
     let local = stdout_of(tui(a.path(), &server).args(["conversations", "--local"]));
     assert!(local.contains(&format!("#{id} (closed)")), "{local}");
 

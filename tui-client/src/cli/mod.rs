@@ -274,3 +274,36 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand is in the one catalogue of commands, where its slash
+    /// command is, or why there is none; a subcommand added without it fails here.
+    #[test]
+    fn every_subcommand_is_in_the_catalogue() {
+        let listed: Vec<&str> = chat_tui::catalogue::COMMANDS.iter().filter_map(|e| e.cli).collect();
+        let mut paths = Vec::new();
+        for command in super::Cli::command().get_subcommands() {
+            let nested: Vec<_> = command.get_subcommands().filter(|s| s.get_name() != "help").collect();
+            if nested.is_empty() {
+                paths.push(command.get_name().to_owned());
+            }
+            paths.extend(nested.iter().map(|s| format!("{} {}", command.get_name(), s.get_name())));
+        }
+        paths.retain(|p| p != "help");
+        for path in &paths {
+            assert!(
+                listed.iter().any(|cli| *cli == path || cli.starts_with(&format!("{path} "))),
+                "`chat-tui {path}` is not in the catalogue"
+            );
+        }
+        for cli in listed {
+            assert!(
+                paths.iter().any(|p| cli == p || cli.starts_with(&format!("{p} "))),
+                "the catalogue lists `chat-tui {cli}`, which does not exist"
+            );
+        }
+    }
+}

@@ -336,7 +336,10 @@ impl App {
 
     /// Opens `with`, listed or not (a closed conversation's history, a search hit).
     fn open(&mut self, with: &Target, fx: &mut Vec<Effect>) {
-        self.sidebar.entry_or_new(with);
+        if self.sidebar.entry_mut(with).is_none() {
+            // Not a conversation of ours now: its history is there to read.
+            self.sidebar.entry_or_new(with).closed = true;
+        }
         if let Some(i) = self.sidebar.entries.iter().position(|c| same_target(&c.with, with)) {
             self.select(i, fx);
         }
@@ -505,7 +508,7 @@ impl App {
     /// The user has seen `with` up to `seq`: tell the server (one marker in flight
     /// at a time, the newest wanted next).
     fn want_read(&mut self, with: Target, seq: u64, fx: &mut Vec<Effect>) {
-        if !self.online() {
+        if !self.online() || self.sidebar.is_closed(&with) {
             return;
         }
         if self.reading.in_flight {
@@ -1254,10 +1257,19 @@ pub(crate) mod tests {
             reason: chat_proto::model::LeaveReason::Kicked,
         })));
         assert!(app.sidebar.entries.iter().all(|c| c.with != Target::Group(8)));
-        // A closed conversation's history can still be opened.
+        // A closed conversation's history can still be opened, to read only.
+        online(&mut app);
         app.on_terminal(TermEvent::Paste("/history #8".into()));
         let fx = app.on_terminal(key(KeyCode::Enter));
         assert_eq!(fx, vec![Effect::LoadMessages { with: Target::Group(8), from: None }]);
+        assert_eq!(entry(&app, &Target::Group(8)).title(), "#8 (closed)");
+        let fx = app.on_done(Done::Messages {
+            with: Target::Group(8),
+            messages: vec![msg(1, "carol", Target::Group(8), "x", 1)],
+        });
+        assert!(fx.is_empty(), "no read marker for a conversation we are not in: {fx:?}");
+        app.on_done(Done::Conversations(vec![ConversationEntry::new(bob())]));
+        assert!(app.sidebar.is_closed(&Target::Group(8)), "it stays while open");
     }
 
     #[test]

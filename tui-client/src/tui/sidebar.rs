@@ -31,6 +31,9 @@ pub struct ConversationEntry {
     pub group_name: Option<String>,
     /// Unread mentions of our name (`@me`).
     pub mentions: u64,
+    /// Not in the server's listing (a group left, a friendship ended): opened to
+    /// read its history only.
+    pub closed: bool,
 }
 
 impl ConversationEntry {
@@ -43,16 +46,18 @@ impl ConversationEntry {
             online: None,
             group_name: None,
             mentions: 0,
+            closed: false,
         }
     }
 
     /// How the list names it: `bob`, or `#12 name` for a group.
     pub fn title(&self) -> String {
-        match (&self.with, &self.group_name) {
+        let title = match (&self.with, &self.group_name) {
             (Target::User(name), _) => name.clone(),
             (Target::Group(id), Some(name)) => format!("#{id} {name}"),
             (Target::Group(id), None) => format!("#{id}"),
-        }
+        };
+        if self.closed { format!("{title} (closed)") } else { title }
     }
 }
 
@@ -66,6 +71,7 @@ impl From<&StoredConversation> for ConversationEntry {
             online: None,
             group_name: None,
             mentions: 0,
+            closed: false,
         }
     }
 }
@@ -97,8 +103,16 @@ impl Sidebar {
     /// Replaces the entries (from the local history), keeping presence, group names
     /// and mention badges; selects the first one if none was.
     pub fn set_entries(&mut self, list: Vec<ConversationEntry>) {
-        let old = std::mem::take(&mut self.entries);
+        let mut old = std::mem::take(&mut self.entries);
         self.entries = list;
+        // A closed conversation opened to read stays while it is open.
+        if let Some(i) = old
+            .iter()
+            .position(|o| o.closed && self.selected.as_ref().is_some_and(|s| same_target(s, &o.with)))
+            && !self.entries.iter().any(|c| same_target(&c.with, &old[i].with))
+        {
+            self.entries.push(old.remove(i));
+        }
         for c in &mut self.entries {
             if let Some(o) = old.iter().find(|o| same_target(&o.with, &c.with)) {
                 c.online = c.online.or(o.online);
@@ -173,6 +187,10 @@ impl Sidebar {
 
     pub fn entry_mut(&mut self, with: &Target) -> Option<&mut ConversationEntry> {
         self.entries.iter_mut().find(|c| same_target(&c.with, with))
+    }
+
+    pub fn is_closed(&self, with: &Target) -> bool {
+        self.entries.iter().any(|c| c.closed && same_target(&c.with, with))
     }
 
     /// The entry of `with`, made if there is none.
