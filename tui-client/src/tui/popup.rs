@@ -165,9 +165,11 @@ impl Popup {
                 KeyCode::Up => *selected = selected.saturating_sub(1),
                 KeyCode::Down => *selected = (*selected + 1).min(requests.len().saturating_sub(1)),
                 KeyCode::Char(c @ ('a' | 'r')) if plain => {
-                    if let Some(r) = requests.items.get(*selected) {
-                        return PopupKey::Answer(r.clone(), c == 'a');
-                    }
+                    return match requests.items.get(*selected) {
+                        Some(r) => PopupKey::Answer(r.clone(), c == 'a'),
+                        // Nothing to answer: the letter was meant as text.
+                        None => PopupKey::TypeThrough(c),
+                    };
                 }
                 KeyCode::Enter => return PopupKey::Close,
                 KeyCode::Char(c) if plain => return PopupKey::TypeThrough(c),
@@ -428,6 +430,8 @@ mod tests {
             assert_eq!(popup.on_key(key(KeyCode::Char('h')), &none, &mut 0), PopupKey::TypeThrough('h'));
             assert!(!popup.takes_text());
         }
+        let mut empty = Popup::Requests { selected: 0 };
+        assert_eq!(empty.on_key(key(KeyCode::Char('a')), &none, &mut 0), PopupKey::TypeThrough('a'));
         let mut search = Popup::Search { query: String::new(), results: vec![], selected: 0 };
         assert_eq!(search.on_key(key(KeyCode::Char('h')), &none, &mut 0), PopupKey::Searched("h".into()));
     }
