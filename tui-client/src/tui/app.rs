@@ -443,6 +443,10 @@ impl App {
                 if !self.online() {
                     return self.set_notice(Notice::NeedsServer);
                 }
+                if self.sidebar.is_closed(&with) {
+                    return self
+                        .set_notice(Notice::Outcome("a closed conversation has no read marker".into()));
+                }
                 self.reading.announce = Some(with.clone());
                 // Also when the local marker is there already: the server may not be.
                 return self.want_read(with, seq, fx);
@@ -729,7 +733,12 @@ impl App {
                 self.read_settled(&mut fx);
             }
             Done::ReadFailed(text) => {
-                self.set_notice(Notice::Outcome(text));
+                // Said when `/read` asked; a marker set by looking is tried again
+                // with the next message or the next connection.
+                tracing::warn!(%text, "read marker not set");
+                if self.reading.announce.take().is_some() {
+                    self.set_notice(Notice::Outcome(text));
+                }
                 self.read_settled(&mut fx);
             }
             Done::SearchResults { query, results } => {

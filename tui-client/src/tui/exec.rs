@@ -105,7 +105,9 @@ impl Executor {
             Effect::MarkRead { with, seq } => {
                 // Read state changes only together with the server's: offline, the
                 // messages stay unread here too, and are marked once connected.
-                let Some(client) = self.handle.client_now() else { return };
+                let Some(client) = self.handle.client_now() else {
+                    return self.spawn(async { Done::ReadFailed("offline: not marked read".into()) });
+                };
                 let ctx = self.ctx.clone();
                 self.spawn(async move {
                     calls::perform(client, ctx, Call::Read { with, seq }).await.unwrap_or_else(|e| {
