@@ -157,9 +157,9 @@ fn id_at(row: &AnyRow, index: usize) -> StoreResult<u64> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative id {v}")))
 }
 
-#[async_trait]
-impl MessageStore for SqlStore {
-    async fn append(&self, batch: &[AppendRequest], now: i64) -> StoreResult<Vec<AppendOutcome>> {
+impl SqlStore {
+    /// One attempt at a batch, in one transaction.
+    async fn append_once(&self, batch: &[AppendRequest], now: i64) -> StoreResult<Vec<AppendOutcome>> {
         let mut out: Vec<Option<AppendOutcome>> = vec![None; batch.len()];
         let mut tx = self.write_tx().await?;
 
@@ -427,6 +427,90 @@ impl MessageStore for SqlStore {
             .map(|o| o.ok_or_else(|| StoreError::Corrupt("append left a request unanswered".into())))
             .collect()
     }
+}
+
+/// MySQL: msg_ids reserved at a time.
+const ID_BLOCK: u64 = 1024;
+
+/// msg_ids reserved from the counter and not handed out yet: `next..end`.
+#[derive(Debug, Default)]
+pub(super) struct IdBlock {
+    next: u64,
+    end: u64,
+}
+
+impl SqlStore {
+    /// `n` consecutive new msg_ids; returns the first. SQLite: inside the batch's
+    /// transaction (it holds the only write lock anyway). MySQL: from a block
+    /// reserved by a statement of its own, so that no writer's transaction holds the
+    /// counter's row until it commits and every other node's waits on it; ids
+    /// reserved by a transaction that then fails are skipped, never used twice.
+    async fn msg_ids(&self, tx: &mut Tx, n: u64) -> StoreResult<u64> {
+        let counter_top = |row: AnyRow| -> StoreResult<u64> {
+            let top: i64 = row.try_get(0)?;
+            u64::try_from(top).map_err(|_| StoreError::Corrupt("msg_id counter".into()))
+        };
+        let wanted = i64::try_from(n).map_err(|_| StoreError::OutOfRange("batch size".into()))?;
+        if self.dialect == Dialect::Sqlite {
+            sqlx::query("UPDATE counters SET value = value + ? WHERE name = 'msg_id'")
+                .bind(wanted)
+                .execute(&mut **tx)
+                .await?;
+            let row =
+                sqlx::query("SELECT value FROM counters WHERE name = 'msg_id'").fetch_one(&mut **tx).await?;
+            return Ok(counter_top(row)? + 1 - n);
+        }
+        let mut block = self.ids.lock().await;
+        if block.end - block.next < n {
+            let size = n.max(ID_BLOCK);
+            let mut conn = self.pool.acquire().await?;
+            sqlx::query("UPDATE counters SET value = LAST_INSERT_ID(value + ?) WHERE name = 'msg_id'")
+                .bind(i64::try_from(size).map_err(|_| StoreError::OutOfRange("id block".into()))?)
+                .execute(&mut *conn)
+                .await?;
+            let row = sqlx::query("SELECT CAST(LAST_INSERT_ID() AS SIGNED)").fetch_one(&mut *conn).await?;
+            let top = counter_top(row)?;
+            *block = IdBlock { next: top + 1 - size, end: top + 1 };
+        }
+        let first = block.next;
+        block.next += n;
+        Ok(first)
+    }
+}
+
+/// Attempts at a batch that another writer's transaction got in the way of.
+const APPEND_ATTEMPTS: u32 = 10;
+
+/// Whether an append failed only because another writer (another node, on MySQL)
+/// got there first, so that running it again decides it afresh: a deadlock (1213),
+/// a lock wait that timed out (1205), or a unique key another transaction took
+/// meanwhile (a new conversation's first seq, a `client_msg_id` sent to two nodes).
+fn lost_a_race(e: &StoreError) -> bool {
+    let StoreError::Database(sqlx::Error::Database(db)) = e else { return false };
+    if db.is_unique_violation() || db.code().as_deref() == Some("40001") {
+        return true;
+    }
+    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|m| matches!(m.number(), 1205 | 1213))
+}
+
+#[async_trait]
+impl MessageStore for SqlStore {
+    async fn append(&self, batch: &[AppendRequest], now: i64) -> StoreResult<Vec<AppendOutcome>> {
+        let mut attempt = 1;
+        loop {
+            match self.append_once(batch, now).await {
+                Err(e) if attempt < APPEND_ATTEMPTS && lost_a_race(&e) => {
+                    tracing::debug!(error = %e, attempt, "append lost a race with another writer; again");
+                    // Apart a little, so that two writers that collided do not again.
+                    let jitter = u64::from(std::process::id() % 7) + u64::from(attempt) * 5;
+                    tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
 
     async fn sync(&self, conv: &ConvKey, after: u64, limit: u64) -> StoreResult<Page> {
         let sql = format!(
@@ -622,17 +706,7 @@ impl SqlStore {
             heads.insert(row.try_get("conv_key")?, get_id(&row, "last_seq")?);
         }
 
-        let n = accepted.len() as i64;
-        sqlx::query("UPDATE counters SET value = value + ? WHERE name = 'msg_id'")
-            .bind(n)
-            .execute(&mut **tx)
-            .await?;
-        let top: i64 = sqlx::query("SELECT value FROM counters WHERE name = 'msg_id'")
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get(0)?;
-        let first_id =
-            u64::try_from(top - n + 1).map_err(|_| StoreError::Corrupt("msg_id counter".into()))?;
+        let first_id = self.msg_ids(tx, accepted.len() as u64).await?;
 
         let mut rows: Vec<(u64, u64)> = Vec::with_capacity(accepted.len()); // (msg_id, seq)
         for (k, a) in accepted.iter().enumerate() {

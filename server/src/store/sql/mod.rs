@@ -24,6 +24,8 @@ static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// MySQL: msg_ids taken from the counter but not used yet (see `msg_ids`).
+    ids: std::sync::Arc<tokio::sync::Mutex<messages::IdBlock>>,
 }
 
 type Tx = Transaction<'static, sqlx::Any>;
@@ -88,7 +90,7 @@ impl SqlStore {
             Dialect::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Dialect::MySql => MYSQL_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool, dialect })
+        Ok(Self { pool, dialect, ids: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
