@@ -119,10 +119,6 @@ pub struct Config {
     #[arg(long = "log", env = "CHAT_LOG", default_value = "info")]
     pub log: String,
 
-    /// This node's name, reported by `hello` (tells the nodes of a cluster apart).
-    #[arg(long, env = "CHAT_NODE_ID", default_value = "node-1")]
-    pub node_id: String,
-
     /// Days a session token stays valid after its last login or resume (fractions
     /// allowed). A connection still open when its session ends is closed.
     #[arg(long, env = "CHAT_SESSION_TTL_DAYS", default_value_t = 30.0, value_parser = parse_ttl_days)]
@@ -205,6 +201,24 @@ pub struct Config {
     /// PEM file with the private key of --tls-cert.
     #[arg(long, env = "CHAT_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    // --- a cluster ---
+    /// Join a cluster through this Redis (`redis://HOST:PORT`): events reach users
+    /// connected to the other nodes, and presence is cluster-wide. Needs a shared
+    /// `mysql://` database. Redis only wakes nodes up; the database stays the truth.
+    #[arg(long, env = "CHAT_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// This node's name, reported by `hello` and used in the cluster (default: the
+    /// host name and a random suffix, so that no two nodes share one). Each start is
+    /// a new incarnation of it.
+    #[arg(long, env = "CHAT_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Seconds after its last heartbeat a node counts as dead: its users go offline
+    /// cluster-wide.
+    #[arg(long, env = "CHAT_NODE_TIMEOUT", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub node_timeout: u64,
 
     // --- connections that have not logged in ---
     /// Largest frame payload accepted before login, in bytes (login and register
@@ -357,6 +371,16 @@ impl Config {
                 self.max_body
             ));
         }
+        let shared = self
+            .database
+            .as_ref()
+            .is_some_and(|d| d.as_str().starts_with("mysql:") || d.as_str().starts_with("mariadb:"));
+        if self.redis.is_some() && !shared {
+            return Err(
+                "--redis (a cluster) needs --database mysql://...: every node must share one database, and SQLite is one node's file"
+                    .into(),
+            );
+        }
         if self.outbox_bytes < self.max_frame {
             return Err(format!(
                 "--outbox-bytes {} must hold at least one frame of --max-frame {}",
@@ -378,5 +402,24 @@ impl Config {
     pub fn session_ttl_ms(&self) -> i64 {
         // Bounded by the parser to at most 3650 days: far inside i64.
         (self.session_ttl_days * 86_400_000.0) as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+
+    #[test]
+    fn a_cluster_needs_a_shared_database() {
+        let parse = |args: &[&str]| Config::try_parse_from([&["chat-server"], args].concat()).unwrap();
+        let sqlite = parse(&["--redis", "redis://127.0.0.1:6379", "--database", "sqlite:///tmp/x.db"]);
+        let why = sqlite.check().unwrap_err();
+        assert!(why.contains("--redis") && why.contains("mysql://"), "{why}");
+        assert!(parse(&["--redis", "redis://127.0.0.1:6379"]).check().is_err(), "the default is SQLite");
+        let shared = parse(&["--redis", "redis://127.0.0.1:6379", "--database", "mysql://root@db/chat"]);
+        assert_eq!(shared.check(), Ok(()));
+        assert_eq!(parse(&[]).check(), Ok(()), "one node needs no Redis");
     }
 }

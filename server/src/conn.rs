@@ -310,8 +310,8 @@ impl Connection {
     /// The user's first connection tells its friends it is online.
     pub async fn enter_hub(&mut self, session: Session) {
         self.leave_hub().await;
-        let first = self.state.hub.attach(session.user_id, session.session_id, self.handle.clone());
-        if first {
+        let first_here = self.state.hub.attach(session.user_id, session.session_id, self.handle.clone());
+        if self.state.bus.attached(session.user_id, first_here).await {
             presence::announce(&self.state, session.user_id, &session.username, true).await;
         }
         self.session = Some(session);
@@ -320,10 +320,11 @@ impl Connection {
     /// Leaves the hub, staying connected but logged out. The user's last connection
     /// tells its friends it is offline.
     pub async fn leave_hub(&mut self) {
-        if let Some(s) = self.session.take()
-            && self.state.hub.detach(s.user_id, self.id)
-        {
-            presence::announce(&self.state, s.user_id, &s.username, false).await;
+        if let Some(s) = self.session.take() {
+            let last_here = self.state.hub.detach(s.user_id, self.id);
+            if self.state.bus.detached(s.user_id, last_here).await {
+                presence::announce(&self.state, s.user_id, &s.username, false).await;
+            }
         }
     }
 

@@ -148,6 +148,22 @@ impl Hub {
         }
     }
 
+    /// The users with a connection here.
+    pub fn users(&self) -> Vec<u64> {
+        self.lock().keys().copied().collect()
+    }
+
+    /// Tells every connection here that it may have missed events (`resync`).
+    pub fn tell_all_to_resync(&self) {
+        let Ok(frame) = chat_proto::encode_frame(&Event::from(chat_proto::event::Resync {}), usize::MAX)
+        else {
+            return;
+        };
+        for c in self.lock().values().flatten() {
+            c.handle.push(frame.clone());
+        }
+    }
+
     /// Closes every connection of the user but `except`, telling each why.
     pub fn close_user(&self, user_id: u64, except: Option<u64>, reason: CloseReason) {
         self.close_where(user_id, except, reason, |_| true);

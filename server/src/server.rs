@@ -45,6 +45,8 @@ pub enum ServerError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot set up TLS: {0}; check the files given to --tls-cert and --tls-key")]
     Tls(#[from] tls::TlsError),
+    #[error("cannot join the cluster: {0}; check that Redis runs at the URL given to --redis")]
+    Cluster(crate::redis_bus::ClusterError),
 }
 
 /// What to do about a database that cannot be opened (the error says what it is).
@@ -78,6 +80,8 @@ pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
     tls: Option<TlsAcceptor>,
+    /// The cluster bus's background work, started by `serve`.
+    cluster: Option<crate::redis_bus::Tasks>,
 }
 
 impl std::fmt::Debug for Server {
@@ -102,14 +106,26 @@ impl Server {
             .await
             .map_err(|source| ServerError::Store { url: url.clone(), source })?;
         info!(database = %url, "database ready");
-        Ok(Self { listener, state: Arc::new(AppState::new(config, Arc::new(store))), tls })
+        let store: Arc<dyn Store> = Arc::new(store);
+        let Some(redis) = config.redis.clone() else {
+            return Ok(Self { listener, state: Arc::new(AppState::new(config, store)), tls, cluster: None });
+        };
+        let hub = crate::hub::Hub::new();
+        let incarnation = format!("{}.{}", crate::state::node_name(&config), crate::state::random_hex(4));
+        let timeout = std::time::Duration::from_secs(config.node_timeout);
+        let (bus, tasks) = crate::redis_bus::RedisBus::connect(&redis, incarnation, hub.clone(), timeout)
+            .await
+            .map_err(ServerError::Cluster)?;
+        info!(incarnation = bus.incarnation(), "joined the cluster");
+        let state = AppState::with_bus(config, store, hub, Arc::new(bus.clone()), Some(bus));
+        Ok(Self { listener, state: Arc::new(state), tls, cluster: Some(tasks) })
     }
 
     /// Binds with an already opened store.
     pub async fn bind_with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, ServerError> {
         let tls = tls_acceptor(&config)?;
         let listener = bound(config.listen)?;
-        Ok(Self { listener, state: Arc::new(AppState::new(config, store)), tls })
+        Ok(Self { listener, state: Arc::new(AppState::new(config, store)), tls, cluster: None })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -120,7 +136,7 @@ impl Server {
     /// Serves until `shutdown` is cancelled, then stops accepting, tells every client,
     /// lets their queued frames drain, and closes the database.
     pub async fn serve(self, shutdown: CancellationToken) {
-        let Server { listener, state, tls } = self;
+        let Server { listener, state, tls, cluster } = self;
         let addr = listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string());
         // The address last: scripts (and tests) read it from the end of this line.
         info!(tls = tls.is_some(), %addr, "listening");
@@ -133,6 +149,15 @@ impl Server {
         // it hanging in the backlog.
         let mut reserve = std::fs::File::open("/dev/null").ok();
         tracker.spawn(sweep_sessions(state.clone(), shutdown.clone()));
+        // The cluster's bus outlives the connections: their goodbyes (presence) go
+        // out through it before it leaves the cluster.
+        let bus_stop = CancellationToken::new();
+        let bus = match (state.cluster.clone(), cluster) {
+            (Some(bus), Some(tasks)) => {
+                Some(tokio::spawn(bus.run(tasks, bus_stop.clone(), offline_elsewhere(state.clone()))))
+            }
+            _ => None,
+        };
 
         loop {
             let accepted = tokio::select! {
@@ -188,6 +213,10 @@ impl Server {
         let grace = Duration::from_secs(state.config.shutdown_grace);
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             warn!("some connections did not close within the grace period");
+        }
+        bus_stop.cancel();
+        if let Some(bus) = bus {
+            let _ = bus.await;
         }
         state.store.close().await;
         info!("shut down");
@@ -251,5 +280,22 @@ async fn sweep_sessions(state: Arc<AppState>, shutdown: CancellationToken) {
             Ok(n) => info!(sessions = n, "expired sessions removed"),
             Err(e) => error!(error = %e, "could not remove expired sessions"),
         }
+    }
+}
+
+/// What the cluster bus calls for each user a dead node took offline: their friends
+/// are told.
+fn offline_elsewhere(state: Arc<AppState>) -> impl Fn(u64) + Send + Sync + 'static {
+    move |user_id| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            match state.store.user_by_id(user_id).await {
+                Ok(Some(user)) => {
+                    crate::service::presence::announce(&state, user_id, &user.username, false).await
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, user_id, "offline user not announced"),
+            }
+        });
     }
 }

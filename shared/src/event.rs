@@ -47,6 +47,7 @@ events! {
     "message" => Message;
     "read" => Read;
     "closing" => Closing;
+    "resync" => Resync;
 }
 
 /// To the target of a friend request.
@@ -176,3 +177,9 @@ pub enum CloseReason {
 pub struct Closing {
     pub reason: CloseReason,
 }
+
+/// An extension to the contract: events for this connection may have been lost
+/// (its server lost its link to the rest of the cluster for a while). The client
+/// catches up as after a reconnect: `conversations`, then `sync` where it is behind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resync {}

@@ -166,7 +166,8 @@ impl TestServer {
 
     /// A server on an existing database (to restart one over the same data).
     pub async fn start_on(url: &str, args: &[&str]) -> Self {
-        let mut argv = vec!["chat-server", "--listen", "127.0.0.1:0", "--database", url, "--log", "warn"];
+        let log = std::env::var("CHAT_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        let mut argv = vec!["chat-server", "--listen", "127.0.0.1:0", "--database", url, "--log", &log];
         argv.extend_from_slice(args);
         let config = Config::try_parse_from(argv).unwrap();
         let server = Server::bind(config).await.unwrap();
@@ -387,4 +388,75 @@ pub fn frame(payload: &[u8]) -> Vec<u8> {
 pub fn raw_code(reply: &Value) -> &str {
     assert_eq!(reply["ok"], false, "expected an error: {reply}");
     reply["error"]["code"].as_str().unwrap()
+}
+
+/// A `redis-server` of the test's own, on a free port, keeping nothing on disk:
+/// tests that need Redis, or kill it, never touch anyone else's.
+#[derive(Debug)]
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs one command with `redis-cli`; returns what it printed.
+    pub fn command(&self, args: &[String]) -> String {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli is needed for the cluster tests");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Kills it (as SIGKILL would): everything it held is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again, empty) on its port, and waits until it answers.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is needed for the cluster tests (.ci/run installs it)");
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

@@ -285,18 +285,24 @@ async fn serve(
             }
             incoming = events.recv() => {
                 let event = match incoming {
-                    Some(Incoming::Event(event)) => event,
+                    Some(Incoming::Event(Event::Resync(_))) => None,
+                    Some(Incoming::Event(event)) => Some(event),
                     Some(Incoming::Overflowed { dropped }) => {
-                        // The reader dropped events rather than hold replies up behind
-                        // them; the server's database has everything they carried.
                         tracing::info!(dropped, "events dropped while busy: catching up");
-                        if let Err(e) = catch_up(client, history, updates).await {
-                            return e.to_string();
-                        }
-                        let _ = updates.send(Update::Status(Status::Online)).await;
-                        continue;
+                        None
                     }
                     None => return "connection lost".into(),
+                };
+                let Some(event) = event else {
+                    // Events were lost on the way: dropped by the reader rather than
+                    // hold replies up behind them, or missed by a server that lost
+                    // its link to the rest of the cluster (`resync`). The server's
+                    // database has everything they carried.
+                    if let Err(e) = catch_up(client, history, updates).await {
+                        return e.to_string();
+                    }
+                    let _ = updates.send(Update::Status(Status::Online)).await;
+                    continue;
                 };
                 if let Event::Message(m) = &event {
                     let (message, me) = (m.message.clone(), config.username.clone());

@@ -51,7 +51,7 @@ pub async fn friend_request(conn: &Connection, r: FriendRequest) -> Result<Frien
                 accepted: true,
             };
             state.notify([me.user_id], to_me);
-            presence::introduce(state, (me.user_id, &me.username), (target.id, &target.username));
+            presence::introduce(state, (me.user_id, &me.username), (target.id, &target.username)).await;
             Ok(FriendRequestReply { request_id, accepted: true })
         }
         FriendRequestOutcome::AlreadyFriends => {
@@ -83,7 +83,7 @@ pub async fn friend_respond(conn: &Connection, r: FriendRespond) -> Result<Empty
     };
     state.notify([requester.id], event);
     if r.accept {
-        presence::introduce(state, (me.user_id, &me.username), (requester.id, &requester.username));
+        presence::introduce(state, (me.user_id, &me.username), (requester.id, &requester.username)).await;
     }
     Ok(Empty {})
 }
@@ -102,13 +102,13 @@ pub async fn friend_remove(conn: &Connection, r: FriendRemove) -> Result<Empty, 
 pub async fn friend_list(conn: &Connection) -> Result<FriendListReply, OpError> {
     let me = conn.me()?;
     let state = &conn.state;
-    let friends = state
-        .store
-        .friend_list(me.user_id)
-        .await?
+    let rows = state.store.friend_list(me.user_id).await?;
+    let ids: Vec<u64> = rows.iter().map(|f| f.user.id).collect();
+    let online = state.bus.online_among(&ids).await;
+    let friends = rows
         .into_iter()
         .map(|f| Friend {
-            online: presence::shown(f.blocked_by_me || f.blocks_me, || state.hub.is_online(f.user.id)),
+            online: presence::shown(f.blocked_by_me || f.blocks_me, || online.contains(&f.user.id)),
             user_id: f.user.id,
             username: f.user.username,
             blocked: f.blocked_by_me,

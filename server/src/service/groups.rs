@@ -208,10 +208,12 @@ pub async fn group_members(conn: &Connection, r: GroupMembers) -> Result<GroupMe
         // Only on refusal does this cost a second query.
         role_of(state, r.group_id, me.user_id).await?;
     }
+    let ids: Vec<u64> = rows.iter().map(|m| m.user.id).collect();
+    let online = state.bus.online_among(&ids).await;
     let members = rows
         .into_iter()
         .map(|m| Member {
-            online: presence::shown(m.blocked, || state.hub.is_online(m.user.id)),
+            online: presence::shown(m.blocked, || online.contains(&m.user.id)),
             user_id: m.user.id,
             username: m.user.username,
             role: m.role,

@@ -16,9 +16,10 @@ pub async fn announce(state: &AppState, user_id: u64, username: &str, online: bo
 }
 
 /// Two users just became friends: each learns whether the other is online.
-pub fn introduce(state: &AppState, a: (u64, &str), b: (u64, &str)) {
+pub async fn introduce(state: &AppState, a: (u64, &str), b: (u64, &str)) {
+    let online = state.bus.online_among(&[a.0, b.0]).await;
     for ((to, _), (about, name)) in [(a, b), (b, a)] {
-        let online = state.hub.is_online(about);
+        let online = online.contains(&about);
         state.notify([to], Presence { user: name.to_owned(), user_id: about, online });
     }
 }

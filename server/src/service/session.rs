@@ -34,7 +34,7 @@ pub fn hello(conn: &Connection, r: Hello) -> Result<HelloReply, OpError> {
     Ok(HelloReply {
         server: concat!("chat-server/", env!("CARGO_PKG_VERSION")).to_owned(),
         protocol: PROTOCOL_VERSION,
-        node: c.node_id.clone(),
+        node: conn.state.node.clone(),
         heartbeat_secs: c.heartbeat_secs(),
         max_frame: c.max_frame as u64,
         max_body: c.max_body,
@@ -102,7 +102,7 @@ pub async fn logout(conn: &mut Connection) -> Result<Empty, OpError> {
     if let Some(s) = &conn.session {
         conn.state.store.delete_session(s.session_id).await?;
         // The token is dead: so is every other connection that used it.
-        conn.state.hub.close_session(s.user_id, s.session_id, Some(conn.id), CloseReason::LoggedOut);
+        conn.state.bus.close_session(s.user_id, s.session_id, Some(conn.id), CloseReason::LoggedOut);
         info!(conn = conn.id, user_id = s.user_id, "logged out");
     }
     conn.leave_hub().await;
@@ -124,7 +124,7 @@ pub async fn change_password(
     let new_session = session_row(conn, user.id, &token_hash, "");
     let expires_at = new_session.expires_at;
     let session_id = state.store.replace_password(user.id, &hash, new_session).await?;
-    state.hub.close_user(user.id, Some(conn.id), CloseReason::SessionRevoked);
+    state.bus.close_user(user.id, Some(conn.id), CloseReason::SessionRevoked);
     if let Some(s) = conn.session.as_mut() {
         s.session_id = session_id;
         s.expires_at = expires_at;
@@ -142,7 +142,7 @@ pub async fn delete_account(conn: &mut Connection, r: DeleteAccount) -> Result<E
     let Some(gone) = state.store.delete_user(user.id).await? else {
         return Err(OpError::new(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
     };
-    state.hub.close_user(user.id, Some(conn.id), CloseReason::AccountDeleted);
+    state.bus.close_user(user.id, Some(conn.id), CloseReason::AccountDeleted);
     let me = || (user.username.clone(), user.id);
     state.notify(gone.friends, FriendRemoved { user: me().0, user_id: me().1 });
     for (group_id, members) in gone.dissolved {
