@@ -202,6 +202,18 @@ pub struct Config {
     #[arg(long, env = "CHAT_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    // --- behind a load balancer ---
+    /// Read a PROXY protocol header (v1 or v2, nginx's `proxy_protocol on`) at the
+    /// start of each connection from a --trusted-proxy address: logs, throttles and
+    /// per-address limits then see the client's address, not the balancer's.
+    #[arg(long, env = "CHAT_PROXY_PROTOCOL")]
+    pub proxy_protocol: bool,
+
+    /// Addresses whose PROXY headers are believed (comma-separated); a connection
+    /// from anywhere else is a client of its own.
+    #[arg(long, env = "CHAT_TRUSTED_PROXY", value_delimiter = ',', default_value = "127.0.0.1,::1")]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+
     // --- a cluster ---
     /// Join a cluster through this Redis (`redis://HOST:PORT`): events reach users
     /// connected to the other nodes, and presence is cluster-wide. Needs a shared

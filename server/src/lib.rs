@@ -17,6 +17,7 @@ pub mod hub;
 pub mod limits;
 pub mod log_limit;
 pub mod outbox;
+pub mod proxy;
 pub mod redis_bus;
 pub mod server;
 pub mod service;

@@ -166,21 +166,14 @@ impl Server {
             };
             match accepted {
                 Ok((stream, peer)) => match permits.clone().try_acquire_owned() {
-                    Ok(permit) => match admission.admit(peer.ip()) {
-                        Ok(ticket) => {
-                            let (state, shutdown, tls) = (state.clone(), shutdown.clone(), tls.clone());
-                            tracker.spawn(async move {
-                                conn::serve(stream, peer, state, shutdown, ticket, tls).await;
-                                drop(permit);
-                            });
-                        }
-                        Err(refused) => {
-                            if let Some(dropped) = REFUSALS.admit() {
-                                warn!(%peer, ?refused, dropped, "connection refused");
-                            }
-                            tracker.spawn(refuse(stream, refused.message()));
-                        }
-                    },
+                    Ok(permit) => {
+                        let (state, shutdown, tls, admission) =
+                            (state.clone(), shutdown.clone(), tls.clone(), admission.clone());
+                        tracker.spawn(async move {
+                            admit_and_serve(stream, peer, state, shutdown, tls, &admission).await;
+                            drop(permit);
+                        });
+                    }
                     Err(_) => {
                         if let Some(dropped) = REFUSALS.admit() {
                             warn!(%peer, limit = state.config.max_connections, dropped, "connection limit reached; refusing");
@@ -279,6 +272,41 @@ async fn sweep_sessions(state: Arc<AppState>, shutdown: CancellationToken) {
             Ok(0) => {}
             Ok(n) => info!(sessions = n, "expired sessions removed"),
             Err(e) => error!(error = %e, "could not remove expired sessions"),
+        }
+    }
+}
+
+/// Serves one accepted connection once admitted under the per-address caps: by the
+/// client's own address, which a trusted proxy's PROXY header gives.
+async fn admit_and_serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+    tls: Option<TlsAcceptor>,
+    admission: &Arc<Admission>,
+) {
+    let config = &state.config;
+    let client = if config.proxy_protocol && crate::proxy::trusted(peer.ip(), &config.trusted_proxy) {
+        match crate::proxy::read_header(&mut stream).await {
+            Ok(client) => client.unwrap_or(peer),
+            Err(e) => {
+                if let Some(dropped) = REFUSALS.admit() {
+                    warn!(%peer, error = %e, dropped, "closed a proxied connection without a valid PROXY header");
+                }
+                return;
+            }
+        }
+    } else {
+        peer
+    };
+    match admission.admit(client.ip()) {
+        Ok(ticket) => conn::serve(stream, client, state, shutdown, ticket, tls).await,
+        Err(refused) => {
+            if let Some(dropped) = REFUSALS.admit() {
+                warn!(peer = %client, ?refused, dropped, "connection refused");
+            }
+            refuse(stream, refused.message()).await;
         }
     }
 }

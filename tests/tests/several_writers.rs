@@ -90,3 +90,17 @@ async fn every_node_writes_and_nothing_is_lost_or_doubled() {
     }
     db.cleanup().await;
 }
+
+/// Nodes started at once migrate one fresh database together: every one opens it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_started_together_share_one_fresh_database() {
+    let Some(db) = TestDb::new(Backend::MySql).await else {
+        return;
+    };
+    let opened = futures::future::join_all((0..NODES).map(|_| db.open_store())).await;
+    for store in opened {
+        assert!(store.user_by_name("nobody").await.unwrap().is_none());
+        store.close().await;
+    }
+    db.cleanup().await;
+}

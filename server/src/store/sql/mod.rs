@@ -19,6 +19,9 @@ use crate::config::Durability;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
 
+/// Tries at migrating a MySQL database other nodes may be migrating too.
+const MIGRATE_ATTEMPTS: u32 = 6;
+
 /// A store on a pool of database connections.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -88,7 +91,24 @@ impl SqlStore {
         };
         match dialect {
             Dialect::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Dialect::MySql => MYSQL_MIGRATIONS.run(&pool).await?,
+            Dialect::MySql => {
+                let mut attempt = 1;
+                loop {
+                    match MYSQL_MIGRATIONS.run(&pool).await {
+                        Ok(()) => break,
+                        // Nodes of a cluster started together migrate the same
+                        // database at once: one wins, and the others find its work
+                        // done when they look again.
+                        Err(e) if attempt < MIGRATE_ATTEMPTS => {
+                            tracing::info!(error = %e, attempt, "migrating alongside another node; again");
+                            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                                .await;
+                            attempt += 1;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
         }
         Ok(Self { pool, dialect, ids: Default::default() })
     }
