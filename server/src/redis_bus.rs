@@ -61,6 +61,9 @@ enum Control {
         session: u64,
         reason: CloseReason,
     },
+    /// A node died: what it had not published yet never will be, so every
+    /// connection catches up.
+    Resync,
 }
 
 #[derive(Debug)]
@@ -168,17 +171,18 @@ impl RedisBus {
     }
 
     /// Says this incarnation is alive, for `--node-timeout`.
-    async fn heartbeat(&self) -> Result<(), ClusterError> {
+    /// Returns whether the cluster had lost this incarnation (Redis restarted empty,
+    /// or another node reaped this one while it was too busy to beat).
+    async fn heartbeat(&self) -> Result<bool, ClusterError> {
         let mut redis = self.redis.clone();
         let secs = self.node_timeout.as_secs().max(1);
-        redis::pipe()
+        let (added,): (u64,) = redis::pipe()
             .set_ex(node_key(&self.incarnation), 1, secs)
             .ignore()
             .sadd(INCARNATIONS, &*self.incarnation)
-            .ignore()
-            .query_async::<()>(&mut redis)
+            .query_async(&mut redis)
             .await?;
-        Ok(())
+        Ok(added == 1)
     }
 
     /// Registers every user connected here again: after Redis came back empty.
@@ -216,13 +220,16 @@ impl RedisBus {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = beat.tick() => {
-                    if let Err(e) = self.heartbeat().await {
-                        if !lost.swap(true, Ordering::Relaxed) {
-                            tracing::warn!(error = %e, "lost Redis: this node's users get events from here only");
+                    let forgotten = match self.heartbeat().await {
+                        Ok(forgotten) => forgotten,
+                        Err(e) => {
+                            if !lost.swap(true, Ordering::Relaxed) {
+                                tracing::warn!(error = %e, "lost Redis: this node's users get events from here only");
+                            }
+                            continue;
                         }
-                        continue;
-                    }
-                    if lost.swap(false, Ordering::Relaxed) {
+                    };
+                    if lost.swap(false, Ordering::Relaxed) || forgotten {
                         // Back, and Redis may have restarted empty: register again,
                         // and every client here catches up what it missed.
                         tracing::info!("back on Redis: registering again, clients catch up");
@@ -289,8 +296,30 @@ impl RedisBus {
             }
             let _: () = redis.del(users_key(&dead)).await?;
             let _: () = redis.srem(INCARNATIONS, &dead).await?;
+            // Events it had committed but not yet published are lost to their
+            // receivers on every node: they all catch up from the database.
+            if let Err(e) = self.broadcast(Control::Resync).await {
+                tracing::warn!(error = %e, "the other nodes were not told to catch their clients up");
+            }
+            self.hub.tell_all_to_resync();
         }
         Ok(offline)
+    }
+
+    /// Sends `control` to every other incarnation.
+    async fn broadcast(&self, control: Control) -> Result<(), ClusterError> {
+        let mut redis = self.redis.clone();
+        let living: Vec<String> = redis.smembers(INCARNATIONS).await?;
+        let others: Vec<&String> = living.iter().filter(|n| **n != *self.incarnation).collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for node in others {
+            pipe.publish(channel(node), encode(&control, &[])).ignore();
+        }
+        pipe.query_async::<()>(&mut redis).await?;
+        Ok(())
     }
 
     async fn publish_loop(self, mut outgoing: mpsc::Receiver<Outgoing>) {
@@ -309,7 +338,7 @@ impl RedisBus {
             Outgoing::Close(Control::CloseUser { user, .. } | Control::CloseSession { user, .. }) => {
                 vec![*user]
             }
-            Outgoing::Close(Control::Deliver { .. }) => return Ok(()),
+            Outgoing::Close(Control::Deliver { .. } | Control::Resync) => return Ok(()),
         };
         let mut pipe = redis::pipe();
         for user in &users {
@@ -369,6 +398,7 @@ impl RedisBus {
             Control::CloseSession { user, session, reason } => {
                 self.hub.close_session(user, session, None, reason);
             }
+            Control::Resync => self.hub.tell_all_to_resync(),
         }
     }
 

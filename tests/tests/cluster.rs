@@ -106,14 +106,20 @@ async fn users_on_two_nodes_use_them_as_one_server() {
 
     // A node that dies without a word (here: one whose registry entry is left with
     // no heartbeat) is reaped: its users go offline for their friends elsewhere.
+    let mut carol = a.user("carol").await;
+    befriend(&mut carol, &mut alice).await;
+    let carol_id = carol.user_id;
+    drop(carol);
+    until(&mut alice, |e| matches!(e, Event::Presence(p) if p.user == "carol" && !p.online).then_some(()))
+        .await;
     for args in [
         vec!["SADD".to_owned(), "chat:incarnations".into(), "ghost".into()],
-        vec!["SADD".into(), "chat:inc:ghost:users".into(), bob.user_id.to_string()],
-        vec!["SADD".into(), format!("chat:user:{}", bob.user_id), "ghost".into()],
+        vec!["SADD".into(), "chat:inc:ghost:users".into(), carol_id.to_string()],
+        vec!["SADD".into(), format!("chat:user:{carol_id}"), "ghost".into()],
     ] {
         redis.command(&args);
     }
-    until(&mut alice, |e| matches!(e, Event::Presence(p) if p.user == "bob" && !p.online).then_some(()))
+    until(&mut alice, |e| matches!(e, Event::Presence(p) if p.user == "carol" && !p.online).then_some(()))
         .await;
     assert!(redis.command(&["SMEMBERS".into(), "chat:incarnations".into()]).lines().all(|l| l != "ghost"));
     a.stop().await;
