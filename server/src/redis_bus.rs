@@ -38,6 +38,9 @@ const INCOMING: usize = 16_384;
 /// users, never hangs on Redis.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Warnings about a full outgoing queue: a few a second, not one per event.
+static QUEUE_FULL: crate::log_limit::LogLimit = crate::log_limit::LogLimit::new(5, Duration::from_secs(1));
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error("redis: {0}")]
@@ -425,8 +428,10 @@ impl RedisBus {
     }
 
     fn queue(&self, item: Outgoing) {
-        if self.outgoing.try_send(item).is_err() {
-            tracing::warn!("the cluster's outgoing queue is full: an event stays on this node");
+        if self.outgoing.try_send(item).is_err()
+            && let Some(dropped) = QUEUE_FULL.admit()
+        {
+            tracing::warn!(dropped, "the cluster's outgoing queue is full: events stay on this node");
         }
     }
 }
