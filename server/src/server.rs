@@ -110,8 +110,12 @@ impl Server {
         let Some(redis) = config.redis.clone() else {
             return Ok(Self { listener, state: Arc::new(AppState::new(config, store)), tls, cluster: None });
         };
+        // Named once: `hello` reports the name the incarnation is made from.
+        let mut config = config;
+        let name = crate::state::node_name(&config);
+        config.node_id = Some(name.clone());
         let hub = crate::hub::Hub::new();
-        let incarnation = format!("{}.{}", crate::state::node_name(&config), crate::state::random_hex(4));
+        let incarnation = format!("{name}.{}", crate::state::random_hex(4));
         let timeout = std::time::Duration::from_secs(config.node_timeout);
         let (bus, tasks) = crate::redis_bus::RedisBus::connect(&redis, incarnation, hub.clone(), timeout)
             .await

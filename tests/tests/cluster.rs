@@ -135,11 +135,19 @@ async fn a_redis_restarted_empty_costs_a_catch_up_and_nothing_else() {
     };
     let mut redis = RedisServer::start().await;
     let url = redis.url();
-    let a = TestServer::start_on(&db.url, &["--redis", &url, "--node-id", "a"]).await;
+    // Node a is not named: it names itself, once.
+    let a = TestServer::start_on(&db.url, &["--redis", &url]).await;
     let b = TestServer::start_on(&db.url, &["--redis", &url, "--node-id", "b"]).await;
     let mut alice = a.user("alice").await;
     let mut bob = b.user("bob").await;
     befriend(&mut alice, &mut bob).await;
+    let hello = chat_proto::request::Hello { client: None, protocol: None };
+    let name = alice.client.call(hello).await.unwrap().node;
+    let incarnations = redis.command(&["SMEMBERS".into(), "chat:incarnations".into()]);
+    assert!(
+        incarnations.lines().any(|i| i.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with('.'))),
+        "`hello` names the node its incarnation is of: {name} in {incarnations}"
+    );
 
     // Bob's chat-tui is on node b too: its session catches up when told to.
     let config = SessionConfig {

@@ -1161,7 +1161,6 @@ pub(crate) mod tests {
         assert!(
             app.input_history.entries.iter().all(|e| !e.contains("hunter2") && !e.contains("pass phrase"))
         );
-        let _ = SecretRequest::DeleteAccount { password: String::new() };
     }
 
     #[test]
