@@ -17,7 +17,7 @@ use super::pane::MessagePane;
 use super::popup::{PasswordForm, Popup, PopupKey, Secret};
 use super::queue::Outbox;
 use super::requests::{PendingRequest, Requests};
-use super::sidebar::{ConversationEntry, Sidebar, preview};
+use super::sidebar::{Sidebar, preview};
 use super::text::{mentions, same_target, same_user};
 use crate::history::conversation_of;
 use crate::session::{Status, Update};
@@ -881,16 +881,13 @@ impl App {
         }
         fx
     }
-
-    pub fn selected_entry(&self) -> Option<&ConversationEntry> {
-        self.sidebar.selected_index().and_then(|i| self.sidebar.entries.get(i))
-    }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::tui::popup::SecretRequest;
+    use crate::tui::sidebar::ConversationEntry;
     use chat_proto::event::{self, CloseReason};
     use chat_proto::reply::{Friend, IncomingFriendRequest, JoinRequest, MyGroup};
 
